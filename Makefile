@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make demo` runs the workflow on the demo data,
+# `make test` runs the test suite. Both install into .venv first (fast when up to date).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+# icechunk 2 needs Python >= 3.12; pyenv installs are found even when not selected.
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo $$p; break; }; done)
+
+.PHONY: demo test test-fast bench lint view dag system-deps clean-demo lock
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (e.g. pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON312) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+
+test: $(BIN)/.installed system-deps
+	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not slow and not slurm and not browser"
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run_all.py
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint --configfile config/config.yaml
+	$(BIN)/ruff check src tests scripts benchmarks
+
+view: $(BIN)/.installed
+	$(BIN)/windrisk serve --configfile config/config.yaml
+
+dag: $(BIN)/.installed
+	$(BIN)/snakemake --rulegraph --configfile config/config.yaml | dot -Tsvg > docs/rulegraph.svg
+
+# Slurm, munge and Chromium for the integration tests; installed only when absent and root.
+system-deps:
+	@bash scripts/ci/system_deps.sh
+
+lock: $(BIN)/.installed
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.12 -o requirements.lock
+
+clean-demo:
+	rm -rf results resources/demo .snakemake

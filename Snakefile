@@ -1,0 +1,29 @@
+# windrisk: wind-informed wildfire risk for every building.
+#   1. inputs -> wind calc per region -> one Icechunk store     (rules/wind.smk)
+#   2. store -> building-centroid risk per region -> GeoParquet (rules/buildings.smk)
+#   3. region files -> one CONUS GeoParquet                     (rules/buildings.smk)
+#   4. CONUS GeoParquet -> PMTiles and a map page               (rules/tiles.smk)
+# Config: config/config.yaml (demo, the default) or --configfile config/conus.yaml.
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/demo.smk"
+include: "rules/wind.smk"
+include: "rules/buildings.smk"
+include: "rules/tiles.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        # Per-region outputs are targets themselves so that deleting one is noticed.
+        expand(PATHS.region_sentinel_pattern, region_id=REGIONS),
+        expand(PATHS.region_buildings_pattern, region_id=REGIONS),
+        PATHS.conus_buildings,
+        PATHS.pmtiles,
+        PATHS.map_page,
+        report_targets(),
+    default_target: True

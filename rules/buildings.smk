@@ -1,0 +1,37 @@
+# Steps 2 and 3: building-centroid risk per region, then one CONUS GeoParquet.
+
+
+rule buildings_region:
+    input:
+        sentinel=PATHS.region_sentinel_pattern,
+        buildings=local_inputs(CFG["inputs"]["buildings"]),
+    output:
+        PATHS.region_buildings_pattern,
+    params:
+        config=CFG,
+        code_version=CODE_VERSION,
+    log:
+        PATHS.log("buildings_region"),
+    benchmark:
+        PATHS.benchmark("buildings_region")
+    conda:
+        ENV
+    script:
+        "../scripts/buildings_region.py"
+
+
+rule aggregate_conus:
+    input:
+        expand(PATHS.region_buildings_pattern, region_id=REGIONS),
+    output:
+        PATHS.conus_buildings,
+    params:
+        config=CFG,
+    log:
+        PATHS.log("aggregate_conus", "aggregate_conus"),
+    benchmark:
+        PATHS.benchmark("aggregate_conus", "aggregate_conus")
+    conda:
+        ENV
+    script:
+        "../scripts/aggregate_conus.py"

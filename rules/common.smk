@@ -1,0 +1,37 @@
+# Parse-time set-up: validate the config, build the grid, choose regions, fix output paths.
+# Nothing here reads input data or the network, so dry runs work without any data present.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+import windrisk
+from windrisk.config import config_hash, grid_from_config, resolve_config, selected_region_ids
+from windrisk.paths import RunPaths
+
+min_version("9.0")
+
+CFG = resolve_config(config)
+GRID = grid_from_config(CFG)
+REGIONS = selected_region_ids(CFG, GRID, base_dir=Path(workflow.basedir))
+PATHS = RunPaths(CFG["results"])
+CODE_VERSION = windrisk.__version__
+CONFIG_HASH = config_hash(CFG)
+ENV = "../envs/windrisk.yaml"
+
+
+wildcard_constraints:
+    region_id=r"y\d+_x\d+",
+
+
+def is_local(location):
+    return "://" not in location
+
+
+def local_inputs(*locations):
+    """Local input files become Snakemake inputs (tracked for reruns); URLs stay params."""
+    return [loc for loc in locations if is_local(loc)]
+
+
+def wind_distribution_location():
+    wind = CFG["inputs"]["wind"]
+    return wind.get("distribution") or PATHS.wind_distribution

@@ -1,0 +1,69 @@
+"""Shared fixtures: the repository, Snakemake runner, and one demo run reused by many tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from windrisk.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO / "config" / "config.yaml"
+CONUS_CONFIG = REPO / "config" / "conus.yaml"
+
+
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    configfile: Path = DEMO_CONFIG,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = 1200,
+) -> subprocess.CompletedProcess[str]:
+    """Run this repository's workflow in ``workdir`` (outputs land there, not in the repo)."""
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(configfile),
+        *args,
+    ]
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout ---\n{proc.stdout[-8000:]}\n--- stderr ---\n{proc.stderr[-8000:]}"
+        )
+    return proc
+
+
+def demo_config_in(workdir: Path) -> dict:
+    """The resolved demo config with its relative paths anchored in ``workdir``."""
+    cfg = load_config(DEMO_CONFIG)
+    anchor = lambda p: p if "://" in p else str(workdir / p)  # noqa: E731
+    cfg["results"] = anchor(cfg["results"])
+    cfg["store"]["url"] = anchor(cfg["store"]["url"])
+    inputs = cfg["inputs"]
+    inputs["burn_probability"] = {k: anchor(v) for k, v in inputs["burn_probability"].items()}
+    for key in ("crps", "rps", "buildings"):
+        inputs[key] = anchor(inputs[key])
+    inputs["wind"] = {k: anchor(v) if k in ("hourly", "distribution") else v for k, v in inputs["wind"].items()}
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the whole demo workflow once; return the workdir (outputs under ``results/``)."""
+    workdir = tmp_path_factory.mktemp("demo_run")
+    run_snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def demo_cfg(demo_run: Path) -> dict:
+    return demo_config_in(demo_run)
