@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 # icechunk 2 needs Python >= 3.12; pyenv installs are found even when not selected.
+# Bytecode is compiled at install time: every Snakemake job starts a fresh interpreter, and
+# PYTHONDONTWRITEBYTECODE (set on some machines) would otherwise make each one recompile.
 PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo $$p; break; }; done)
 
@@ -14,7 +16,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (e.g. pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON312) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	touch $@
 

@@ -8,7 +8,7 @@ rule buildings_region:
     output:
         PATHS.region_buildings_pattern,
     params:
-        config=CFG,
+        config=job_config("inputs", "store", "buildings"),
         code_version=CODE_VERSION,
     log:
         PATHS.log("buildings_region"),
@@ -26,7 +26,7 @@ rule aggregate_conus:
     output:
         PATHS.conus_buildings,
     params:
-        config=CFG,
+        config=job_config("buildings"),
     log:
         PATHS.log("aggregate_conus", "aggregate_conus"),
     benchmark:

@@ -11,11 +11,17 @@ from windrisk.paths import RunPaths
 min_version("9.0")
 
 CFG = resolve_config(config)
+
+
+def job_config(*sections):
+    """The config sections a rule reads, passed as params: a change elsewhere (or narrowing
+    `regions`) does not trigger a re-run of that rule."""
+    return {key: CFG[key] for key in ("run_name", "results", "grid", *sections) if key in CFG}
+
 GRID = grid_from_config(CFG)
 REGIONS = selected_region_ids(CFG, GRID, base_dir=Path(workflow.basedir))
 PATHS = RunPaths(CFG["results"])
 CODE_VERSION = windrisk.__version__
-CONFIG_HASH = config_hash(CFG)
 ENV = "../envs/windrisk.yaml"
 
 
@@ -35,3 +41,12 @@ def local_inputs(*locations):
 def wind_distribution_location():
     wind = CFG["inputs"]["wind"]
     return wind.get("distribution") or PATHS.wind_distribution
+
+
+# Sentinels naming snapshots that are no longer on the store's branch (store reset or recreated,
+# lost commit) are renamed to *.stale so their regions re-run. Main process only; never creates
+# the store; one readonly session; warns instead of failing when the store cannot be reached.
+if workflow.is_main_process and CFG["store"]["reconcile_sentinels"]:
+    from windrisk.store import reconcile_at_parse_time
+
+    reconcile_at_parse_time(CFG, GRID, PATHS, REGIONS)

@@ -10,7 +10,7 @@ if "demo" in CFG:
             wind=directory(CFG["inputs"]["wind"]["hourly"]),
             buildings=CFG["inputs"]["buildings"],
         params:
-            config=CFG,
+            config=job_config("inputs", "demo"),
         log:
             PATHS.log("demo_inputs", "demo_inputs"),
         benchmark:

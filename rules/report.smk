@@ -1,5 +1,100 @@
-# Run report (snakemake --report): quick-looks per region, a CONUS overview, score histogram.
+# Run report (snakemake --report report.html|zip): a quick-look per region, a CONUS overview,
+# the distribution of building scores and the per-rule benchmark table.
+from pathlib import Path
+
+REPORT_DIR = Path(PATHS.report_dir)
+REPORT = {
+    "region": str(REPORT_DIR / "regions" / "{region_id}.png"),
+    "overview": str(REPORT_DIR / "overview.png"),
+    "scores": str(REPORT_DIR / "scores.png"),
+    "benchmarks_html": str(REPORT_DIR / "benchmarks.html"),
+    "benchmarks_csv": str(REPORT_DIR / "benchmarks.csv"),
+}
+
+
+report: "../report/workflow.rst"
 
 
 def report_targets():
-    return []
+    """Every report output, so `rule all` builds them and `--report` finds them."""
+    singles = [v for k, v in REPORT.items() if k != "region"]
+    return expand(REPORT["region"], region_id=REGIONS) + singles
+
+
+rule report_region:
+    input:
+        PATHS.region_sentinel_pattern,
+    output:
+        report(
+            REPORT["region"],
+            category="2. Regions",
+            caption="../report/region.rst",
+            labels={"region": "{region_id}", "figure": "rps_2011, rps_2047"},
+        ),
+    params:
+        config=job_config("store"),
+    log:
+        PATHS.log("report_region"),
+    benchmark:
+        PATHS.benchmark("report_region")
+    conda:
+        ENV
+    script:
+        "../scripts/quicklook_region.py"
+
+
+rule report_overview:
+    input:
+        expand(PATHS.region_sentinel_pattern, region_id=REGIONS),
+    output:
+        report(REPORT["overview"], category="1. Overview", caption="../report/overview.rst",
+               labels={"figure": "risk to potential structures"}),
+    params:
+        config=job_config("store"),
+        regions=REGIONS,
+    log:
+        PATHS.log("report_overview", "report_overview"),
+    benchmark:
+        PATHS.benchmark("report_overview", "report_overview")
+    conda:
+        ENV
+    script:
+        "../scripts/report_overview.py"
+
+
+rule report_scores:
+    input:
+        PATHS.conus_buildings,
+    output:
+        report(REPORT["scores"], category="1. Overview", caption="../report/scores.rst",
+               labels={"figure": "building scores"}),
+    log:
+        PATHS.log("report_scores", "report_scores"),
+    benchmark:
+        PATHS.benchmark("report_scores", "report_scores")
+    conda:
+        ENV
+    script:
+        "../scripts/report_scores.py"
+
+
+rule report_benchmarks:
+    # Runs after every other job so their benchmark files are all there to summarise.
+    input:
+        PATHS.map_page,
+        REPORT["overview"],
+        REPORT["scores"],
+        expand(REPORT["region"], region_id=REGIONS),
+    output:
+        html=report(REPORT["benchmarks_html"], category="3. Performance",
+                    caption="../report/benchmarks.rst", labels={"table": "per rule (HTML)"}),
+        csv=report(REPORT["benchmarks_csv"], category="3. Performance",
+                   caption="../report/benchmarks.rst", labels={"table": "per rule (CSV)"}),
+    params:
+        benchmarks=str(Path(PATHS.benchmark("x", "x")).parent.parent),
+    log:
+        PATHS.log("report_benchmarks", "report_benchmarks"),
+    conda:
+        ENV
+    script:
+        "../scripts/report_benchmarks.py"

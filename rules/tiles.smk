@@ -19,15 +19,25 @@ rule pmtiles:
         "../scripts/pmtiles.py"
 
 
+from windrisk.web import assets_digest
+
+
 rule map_page:
     input:
         PATHS.pmtiles,
     output:
+        # vendor/ (the pinned MapLibre and pmtiles scripts) is copied beside the page.
         PATHS.map_page,
     params:
         tiles=CFG["tiles"],
+        grid=CFG["grid"],
+        regions=REGIONS,
+        # A new page template or vendored library rebuilds the page (params trigger).
+        assets=assets_digest(),
     log:
         PATHS.log("map_page", "map_page"),
+    benchmark:
+        PATHS.benchmark("map_page", "map_page")
     conda:
         ENV
     script:

@@ -26,7 +26,7 @@ rule store_template:
     output:
         PATHS.store_template,
     params:
-        config=CFG,
+        config=job_config("store"),
         code_version=CODE_VERSION,
     log:
         PATHS.log("store_template", "store_template"),
@@ -51,8 +51,8 @@ rule wind_region:
     output:
         PATHS.region_sentinel_pattern,
     params:
-        config=CFG,
-        config_hash=CONFIG_HASH,
+        config=job_config("inputs", "store"),
+        config_hash=config_hash(job_config("inputs", "store")),
         code_version=CODE_VERSION,
         wind_distribution=wind_distribution_location(),
     log:

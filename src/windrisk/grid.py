@@ -190,12 +190,12 @@ class RegionGrid:
 
     def window_transform(self, window: Window) -> Affine:
         """Affine of the window's own pixel (0, 0) edge."""
-        return self.transform * Affine.translation(window.col_start, window.row_start)
+        return self.transform @ Affine.translation(window.col_start, window.row_start)
 
     def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
         """Pixel-edge (left, bottom, right, top) of a window."""
-        x0, y0 = self.transform * (window.col_start, window.row_start)
-        x1, y1 = self.transform * (window.col_stop, window.row_stop)
+        x0, y0 = self.transform @ (window.col_start, window.row_start)
+        x1, y1 = self.transform @ (window.col_stop, window.row_stop)
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
     def region_bounds(self, rid: str) -> tuple[float, float, float, float]:
@@ -216,7 +216,7 @@ class RegionGrid:
     def pixel_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Grid (row, col) of the pixels containing points (half-open, int64; may be outside)."""
         inv = ~self.transform
-        col_f, row_f = inv * (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        col_f, row_f = inv @ (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         return np.floor(row_f).astype(np.int64), np.floor(col_f).astype(np.int64)
 
     def region_of_points(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:

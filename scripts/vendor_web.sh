@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Refresh the map page's vendored browser libraries from npm at the versions pinned in
+# web/package.json (+ web/package-lock.json). The copies in src/windrisk/web/vendor/ are
+# committed so that building and viewing the map needs no network; run this only to upgrade:
+#   edit web/package.json, then `bash scripts/vendor_web.sh` and commit both folders.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=src/windrisk/web/vendor
+(cd web && npm ci --ignore-scripts --no-audit --no-fund)
+mods=web/node_modules
+mkdir -p "$dest"
+cp "$mods/maplibre-gl/dist/maplibre-gl.js" "$dest/maplibre-gl.js"
+cp "$mods/maplibre-gl/dist/maplibre-gl.css" "$dest/maplibre-gl.css"
+cp "$mods/maplibre-gl/LICENSE.txt" "$dest/maplibre-gl.LICENSE.txt"
+cp "$mods/pmtiles/dist/pmtiles.js" "$dest/pmtiles.js"
+# The pmtiles npm package ships no licence file; ours is the upstream repository's LICENSE.
+cp web/licenses/pmtiles-LICENSE.txt "$dest/pmtiles.LICENSE.txt"
+node -e 'const l=require("./web/package-lock.json").packages;
+  const v={"maplibre-gl":l["node_modules/maplibre-gl"].version,pmtiles:l["node_modules/pmtiles"].version};
+  require("fs").writeFileSync(process.argv[1], JSON.stringify(v, null, 1) + "\n")' "$dest/versions.json"
+du -ch "$dest"/* | tail -1

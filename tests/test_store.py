@@ -1,0 +1,215 @@
+"""The Icechunk store on real storage (local filesystem and a moto S3 server): template,
+region writes and their proof, sentinels, done-ness and parse-time reconciliation."""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from _store_worker import PROVENANCE, expected_arrays, small_config
+from s3server import free_port, new_bucket, s3_endpoint, s3_store_section  # noqa: F401 - fixture
+
+from windrisk import store
+from windrisk.grid import RegionGrid
+from windrisk.paths import RunPaths
+from windrisk.variables import VARIABLES
+
+
+@pytest.fixture
+def local_cfg(tmp_path: Path) -> dict:
+    return small_config({"url": str(tmp_path / "store.icechunk")})
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_cfg(request: pytest.FixtureRequest, tmp_path: Path) -> dict:
+    if request.param == "local":
+        return small_config({"url": str(tmp_path / "store.icechunk")})
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return small_config(s3_store_section(endpoint, new_bucket(endpoint)))
+
+
+def grid_of(cfg: dict) -> RegionGrid:
+    return RegionGrid.from_config(cfg["grid"])
+
+
+def write(cfg: dict, rid: str, sentinel_dir: Path | None = None) -> dict:
+    grid = grid_of(cfg)
+    payload = store.write_region(cfg, grid, rid, expected_arrays(grid, rid), PROVENANCE)
+    if sentinel_dir is not None:
+        store.write_sentinel(sentinel_dir / "store" / "regions" / f"{rid}.json", payload)
+    return payload
+
+
+def assert_region_equal(got: dict, want: dict) -> None:
+    for name in VARIABLES:
+        np.testing.assert_array_equal(got[name], want[name])  # NaNs compare equal here
+
+
+# ---- template ---------------------------------------------------------------------------
+def test_template_once_idempotent_and_complete(any_cfg: dict) -> None:
+    grid = grid_of(any_cfg)
+    first = store.ensure_template(any_cfg, grid)
+    again = store.ensure_template(any_cfg, grid)
+    assert again == first and first["template_snapshot_id"]
+    repo = store.open_repo(any_cfg)
+    assert len(list(repo.ancestry(branch="main"))) == 2  # root + template, the re-run committed nothing
+    ds = store.open_dataset_at(any_cfg, first["template_snapshot_id"])
+    assert set(VARIABLES) <= set(ds.data_vars)
+    assert ds["bp_2011"].dims == ("y", "x") and ds["bp_2011"].encoding["chunks"] == grid.chunks
+    np.testing.assert_array_equal(ds["y"].values, grid.y_coords())
+    np.testing.assert_array_equal(ds["x"].values, grid.x_coords())
+    assert ds["bp_2011"].attrs["units"] == VARIABLES["bp_2011"][0] and ds.attrs["license"]
+    assert ds["spatial_ref"].attrs["GeoTransform"].split()[0] == repr(grid.transform.c)
+    assert "crs_wkt" in ds["spatial_ref"].attrs and ds.attrs["rows_ascend_north"] is True
+    assert ds["written"].shape == grid.n_chunks and int(ds["written"].sum()) == 0
+    assert np.isnan(ds["crps"].values).all()
+
+
+def test_template_for_another_grid_is_refused(any_cfg: dict) -> None:
+    store.ensure_template(any_cfg, grid_of(any_cfg))
+    other = copy.deepcopy(any_cfg)
+    other["grid"]["shape"] = [96, 160]
+    with pytest.raises(store.TemplateMismatchError, match=r"grid\.shape.*store\.url"):
+        store.ensure_template(other, grid_of(other))
+
+
+def test_write_region_needs_a_template(local_cfg: dict) -> None:
+    with pytest.raises(store.StoreError, match="store_template"):
+        write(local_cfg, "y1_x1")
+    assert not Path(local_cfg["store"]["url"]).exists()  # region jobs never create the store
+
+
+# ---- region writes ----------------------------------------------------------------------------
+def test_region_roundtrip_provenance_and_proof(any_cfg: dict) -> None:
+    grid = grid_of(any_cfg)
+    template = store.ensure_template(any_cfg, grid)["template_snapshot_id"]
+    first = write(any_cfg, "y1_x2")
+    second = write(any_cfg, "y3_x4")
+    assert set(store.SENTINEL_KEYS) <= set(second)
+    assert first["base_snapshot_id"] == template and second["base_snapshot_id"] == first["snapshot_id"]
+    assert_region_equal(store.read_region(any_cfg, grid, "y1_x2", second["snapshot_id"]), expected_arrays(grid, "y1_x2"))
+    # The first snapshot does not hold the second region yet: reads are pinned to a snapshot.
+    assert np.isnan(store.read_region(any_cfg, grid, "y3_x4", first["snapshot_id"])["crps"]).all()
+    meta = store.open_repo(any_cfg).lookup_snapshot(first["snapshot_id"]).metadata["windrisk"]
+    assert meta["region_ids"] == ["y1_x2"] and meta["base_snapshot_id"] == template
+    assert meta["data_sha256"] == first["data_sha256"] and meta["inputs"] == PROVENANCE["inputs"]
+    assert meta["run_name"] == "test" and meta["config_hash"] == PROVENANCE["config_hash"]
+    assert first["data_sha256"] == store.data_sha256(expected_arrays(grid, "y1_x2"))
+
+
+def test_rewrite_changes_the_sentinel(local_cfg: dict) -> None:
+    store.ensure_template(local_cfg, grid_of(local_cfg))
+    one, two = write(local_cfg, "y2_x2"), write(local_cfg, "y2_x2")
+    assert one["snapshot_id"] != two["snapshot_id"] and one["data_sha256"] == two["data_sha256"]
+
+
+def test_bad_arrays_name_the_problem(local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    arrays = expected_arrays(grid, "y1_x1")
+    with pytest.raises(ValueError, match="missing \\['crps'\\]"):
+        store.write_region(local_cfg, grid, "y1_x1", {k: v for k, v in arrays.items() if k != "crps"}, PROVENANCE)
+    arrays["rps"] = arrays["rps"][:5]
+    with pytest.raises(ValueError, match="'rps' has shape"):
+        store.write_region(local_cfg, grid, "y1_x1", arrays, PROVENANCE)
+
+
+def test_lost_commit_is_written_again(local_cfg: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit whose snapshot is not on the branch (as Icechunk's local backend can lose) is redone."""
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    real, calls = store._on_branch, []
+
+    def first_lost(repo, branch, snap):  # the first proof fails, as if another commit overwrote ours
+        calls.append(snap)
+        return len(calls) > 1 and real(repo, branch, snap)
+
+    monkeypatch.setattr(store, "_on_branch", first_lost)
+    payload = write(local_cfg, "y1_x3")
+    assert len(calls) == 2 and payload["snapshot_id"] == calls[1] != calls[0]
+
+
+def test_commit_lock_times_out_with_a_clear_error(local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    local_cfg["store"]["commit"].update(lock_timeout_s=0.3, max_attempts=1)
+    fd = os.open(store.lock_path(local_cfg), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(store.StoreError, match="lock_timeout_s"):
+            write(local_cfg, "y0_x1")
+    finally:
+        os.close(fd)
+    assert write(local_cfg, "y0_x1")["snapshot_id"]  # the store is untouched and usable
+
+
+# ---- sentinels and done-ness -----------------------------------------------------------------
+def test_sentinel_roundtrip_and_errors(tmp_path: Path, local_cfg: dict) -> None:
+    store.ensure_template(local_cfg, grid_of(local_cfg))
+    payload = write(local_cfg, "y1_x1")
+    path = tmp_path / "s" / "y1_x1.json"
+    store.write_sentinel(path, payload)
+    assert store.read_sentinel(path) == json.loads(json.dumps(payload))
+    assert [p.name for p in path.parent.iterdir()] == ["y1_x1.json"]  # no temp files left
+    with pytest.raises(ValueError, match="lacks keys"):
+        store.write_sentinel(path, {"region_id": "y1_x1"})
+    path.write_text("{not json")
+    with pytest.raises(store.StoreError, match="delete it"):
+        store.read_sentinel(path)
+
+
+def test_status_states_and_reconcile(tmp_path: Path, local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    paths = RunPaths(str(tmp_path / "results"))
+    results = Path(paths.results)
+    store.ensure_template(local_cfg, grid)
+    nan = write(local_cfg, "y0_x0", results)  # all-NaN: no chunk stored, still done
+    assert nan["all_nan"] is True
+    write(local_cfg, "y1_x1", results)
+    write(local_cfg, "y2_x2")  # committed, sentinel never written (job killed after commit)
+    rids = list(grid.all_region_ids)
+    states = {s.region_id: s.state for s in store.region_status(local_cfg, grid, rids, paths)}
+    assert states["y0_x0"] == states["y1_x1"] == "done"
+    assert states["y2_x2"] == "unrecorded" and states["y3_x4"] == "missing"
+    session = store.open_repo(local_cfg).readonly_session(branch="main")
+    assert zarr.open_array(session.store, path="bp_2011", mode="r").nchunks_initialized == 2  # y1_x1, y2_x2
+
+    # The store is thrown away and made again: both sentinels now name snapshots that are gone.
+    shutil.rmtree(local_cfg["store"]["url"])
+    store.ensure_template(local_cfg, grid)
+    states = {s.region_id: s.state for s in store.region_status(local_cfg, grid, rids, paths)}
+    assert states["y0_x0"] == states["y1_x1"] == "stale" and states["y2_x2"] == "missing"
+    assert store.reconcile_sentinels(local_cfg, grid, paths, rids) == ["y0_x0", "y1_x1"]
+    assert (results / "store" / "regions" / "y1_x1.json.stale").exists()
+    assert {s.state for s in store.region_status(local_cfg, grid, rids, paths)} == {"missing"}
+
+
+def test_branch_reset_makes_sentinels_stale(tmp_path: Path, local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    paths = RunPaths(str(tmp_path / "results"))
+    template = store.ensure_template(local_cfg, grid)["template_snapshot_id"]
+    write(local_cfg, "y3_x3", Path(paths.results))
+    repo = store.open_repo(local_cfg)
+    repo.reset_branch("main", template, from_snapshot_id=repo.lookup_branch("main"))
+    [state] = store.region_status(local_cfg, grid, ["y3_x3"], paths)
+    assert state.state == "stale" and "not on the branch" in state.reason
+
+
+def test_parse_time_hook_never_creates_and_fails_soft(tmp_path: Path, local_cfg: dict, capsys) -> None:
+    grid = grid_of(local_cfg)
+    paths = RunPaths(str(tmp_path / "results"))
+    assert store.reconcile_at_parse_time(local_cfg, grid, paths, list(grid.all_region_ids)) == []
+    assert not Path(local_cfg["store"]["url"]).exists()
+    dead = small_config(s3_store_section(f"http://127.0.0.1:{free_port()}", "nobucket"))
+    started = time.monotonic()
+    assert store.reconcile_at_parse_time(dead, grid, paths, list(grid.all_region_ids)) == []
+    assert time.monotonic() - started < 60
+    assert "could not check region sentinels" in capsys.readouterr().err

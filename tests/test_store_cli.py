@@ -1,0 +1,99 @@
+"""``windrisk store status|verify|gc`` on a real local store with a schema-valid config."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from _store_worker import PROVENANCE, SMALL_GRID, expected_arrays
+
+from windrisk import cli, store
+from windrisk.config import load_config
+from windrisk.grid import RegionGrid
+from windrisk.paths import RunPaths
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def configfile(tmp_path: Path) -> Path:
+    """The demo config on the small 4 x 5-region grid, results and store under tmp_path."""
+    raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    raw["grid"].update(SMALL_GRID)
+    raw["results"] = str(tmp_path / "results")
+    raw["store"]["url"] = str(tmp_path / "store.icechunk")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def fill(configfile: Path, rids: list[str]) -> dict:
+    """Template plus the given regions, with sentinels; returns the resolved config."""
+    cfg = load_config(configfile)
+    grid = RegionGrid.from_config(cfg["grid"])
+    paths = RunPaths(cfg["results"])
+    store.ensure_template(cfg, grid)
+    for rid in rids:
+        payload = store.write_region(cfg, grid, rid, expected_arrays(grid, rid), PROVENANCE)
+        store.write_sentinel(store.sentinel_path(paths, rid), payload)
+    return cfg
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = cli.main(["store", *argv])
+    return code, capsys.readouterr().out
+
+
+def test_status_json_counts(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fill(configfile, ["y0_x0", "y1_x1", "y2_x3"])
+    code, out = run(capsys, "status", "--configfile", str(configfile), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["counts"] == {"done": 3, "missing": 17, "stale": 0, "unrecorded": 0}
+    code, out = run(capsys, "status", "--configfile", str(configfile))
+    assert code == 0 and "done" in out and "y2_x3" in out
+
+
+def test_verify_passes_then_fails_on_tampered_sentinel(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = fill(configfile, ["y1_x1", "y3_x4"])
+    assert run(capsys, "verify", "--configfile", str(configfile))[0] == 0
+    path = store.sentinel_path(RunPaths(cfg["results"]), "y3_x4")
+    payload = json.loads(path.read_text())
+    payload["data_sha256"] = "0" * 64
+    path.write_text(json.dumps(payload))
+    code, out = run(capsys, "verify", "--configfile", str(configfile))
+    assert code == 1 and "FAIL y3_x4" in out and "y1_x1" not in out
+
+
+def test_status_after_store_reset_reports_stale(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = fill(configfile, ["y1_x1"])
+    shutil.rmtree(cfg["store"]["url"])
+    store.ensure_template(cfg, RegionGrid.from_config(cfg["grid"]))
+    code, out = run(capsys, "status", "--configfile", str(configfile), "--json")
+    assert json.loads(out)["counts"]["stale"] == 1
+    assert run(capsys, "verify", "--configfile", str(configfile))[0] == 1
+
+
+def test_config_override_points_at_another_store(configfile: Path, tmp_path: Path, capsys) -> None:
+    fill(configfile, ["y1_x1"])
+    other = f"store.url={tmp_path / 'nowhere.icechunk'}"
+    code, out = run(capsys, "status", "--configfile", str(configfile), "--config", other, "--json")
+    assert code == 0 and json.loads(out)["counts"]["stale"] == 1  # sentinel exists, store does not
+    assert not (tmp_path / "nowhere.icechunk").exists()
+
+
+def test_gc_keeps_what_sentinels_name(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fill(configfile, ["y1_x1", "y1_x1", "y2_x2"])
+    code, out = run(capsys, "gc", "--configfile", str(configfile), "--older-than", "0s", "--dry-run")
+    assert code == 0 and json.loads(out)["dry_run"] is True
+    code, out = run(capsys, "gc", "--configfile", str(configfile), "--older-than", "0s")
+    report = json.loads(out)
+    assert code == 0 and report["kept_for_sentinels"] == 2 and "1852" in report["note"]
+    assert run(capsys, "verify", "--configfile", str(configfile))[0] == 0
+
+
+def test_bad_input_names_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["store", "status", "--configfile", str(tmp_path / "missing.yaml")]) == 2
+    assert "--configfile" in capsys.readouterr().err
