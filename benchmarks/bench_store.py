@@ -82,12 +82,13 @@ def land(workers: list[Worker], cfg: dict[str, Any], n_regions: int) -> dict[str
 
 def run_storage(kind: str, pool: list[Worker], args: argparse.Namespace, tmp: Path, endpoint: str | None) -> list[dict]:
     rows = []
+    n_regions = args.regions if endpoint is None else (args.s3_regions or args.regions)
     for n in [1, *args.writers]:
         name = f"{kind}-{n}"
         section = {"url": str(tmp / f"{name}.icechunk")} if endpoint is None else s3_store_section(
             endpoint, new_bucket(endpoint), prefix=name)
-        cfg = bench_config(section, args.regions)
-        row = {"storage": kind, "writers": n, **land(pool[:n], cfg, args.regions)}
+        cfg = bench_config(section, n_regions)
+        row = {"storage": kind, "writers": n, "regions": n_regions, **land(pool[:n], cfg, n_regions)}
         url = cfg["store"]["url"]
         row["sizes"] = sizes_local(url) if endpoint is None else sizes_s3(endpoint, url)
         rows.append(row)
@@ -99,7 +100,7 @@ def print_row(row: dict[str, Any], base: dict[str, Any]) -> None:
     sizes = row["sizes"]
     meta = sum(v for k, v in sizes.items() if k != "chunks")
     print(
-        f"{row['storage']:<6} writers={row['writers']:>3}  total {row['total_s']:7.1f} s  "
+        f"{row['storage']:<6} regions={row['regions']} writers={row['writers']:>3}  total {row['total_s']:7.1f} s  "
         f"{row['commits_per_s']:6.2f} commits/s  speed-up x{base['total_s'] / row['total_s']:5.2f} vs 1 writer  "
         f"rebases {row['rebases']:>5}  commits {row['commits']}",
         flush=True,
@@ -115,13 +116,14 @@ def base_meta(base: dict[str, Any]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regions", type=int, default=400)
+    parser.add_argument("--s3-regions", type=int, help="regions on S3 (default --regions; moto is slow)")
     parser.add_argument("--writers", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--storage", nargs="+", choices=["local", "s3"], default=["local", "s3"])
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with s3_env():
         pool = start_workers(max(args.writers))
-    print(f"started {len(pool)} writer processes in {time.perf_counter() - started:.1f} s (not timed below)")
+    print(f"started {len(pool)} writer processes in {time.perf_counter() - started:.1f} s (not timed below)", flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp, s3_env():
             if "local" in args.storage:

@@ -57,6 +57,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="100k points")
+    parser.add_argument("--same-zooms", action="store_true", help="also run tippecanoe with -Z0 -z14, our zoom range")
     args = parser.parse_args(argv)
     n = 100_000 if args.quick else args.n
     tippecanoe = str(Path(sys.executable).parent / "tippecanoe")
@@ -68,15 +69,23 @@ def main(argv: list[str]) -> int:
         tip = measure_cmd([tippecanoe, "-q", "-f", "-zg", "--drop-densest-as-needed", "--extend-zooms-if-still-dropping",
                            "-l", "buildings", "-o", str(d / "tippecanoe.pmtiles"), str(d / "in.csv")])
         base = {k: export[k] + tip[k] for k in ("wall_s", "cpu_s")} | {"rss_mb": max(export["rss_mb"], tip["rss_mb"])}
+        extra = []
+        if args.same_zooms:
+            z14 = measure_cmd([tippecanoe, "-q", "-f", "-Z0", "-z14", "--drop-densest-as-needed",
+                               "--extend-zooms-if-still-dropping", "-l", "buildings", "-o", str(d / "z14.pmtiles"),
+                               str(d / "in.csv")])
+            extra = [("  tippecanoe -Z0 -z14 (same zooms as ours)", z14, d / "z14.pmtiles")]
         rows = [("windrisk.tiles (freestiler, z0-14)", ours, d / "ours.pmtiles"),
                 ("  baseline: CSV export", export, None),
                 (f"  baseline: tippecanoe -zg (chose z{max_zoom_of(d / 'tippecanoe.pmtiles')})", tip, d / "tippecanoe.pmtiles"),
-                ("baseline total", base, None)]
+                ("baseline total", base, None), *extra]
         for name, res, out in rows:
             size = f"{out.stat().st_size / 1e6:7.1f} MB" if out else ""
             print(f"{name:44s} {n:>9,d} pts  {res['wall_s']:7.1f} s wall  {res['cpu_s']:7.1f} CPU-s  "
                   f"{n / res['wall_s']:9,.0f} features/s  peak RSS {res['rss_mb']:6.0f} MB  {size}")
         print(f"speed-up (baseline / ours): wall {base['wall_s'] / ours['wall_s']:.1f}x, CPU {base['cpu_s'] / ours['cpu_s']:.1f}x")
+        for _, res, _ in extra:
+            print(f"speed-up vs tippecanoe -Z0 -z14 (+ export): CPU {(res['cpu_s'] + export['cpu_s']) / ours['cpu_s']:.1f}x")
     return 0
 
 

@@ -7,5 +7,6 @@ from windrisk.tiles import build_pmtiles
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,  # noqa: F821
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 plan = build_pmtiles(snakemake.input[0], snakemake.output[0], snakemake.params.tiles)  # noqa: F821
-logging.getLogger("windrisk.pmtiles").info("%d buildings tiled: drop rate %s, split zoom %d, %d partitions",
-             plan.n_rows, plan.drop_rate, plan.split_zoom, plan.n_partitions)
+logging.getLogger("windrisk.pmtiles").info(
+    "%d buildings tiled: drop rates %s (high) %s (low), split zoom %d, %d partitions",
+    plan.n_rows, plan.high_rate, plan.low_rate, plan.split_zoom, plan.n_partitions)

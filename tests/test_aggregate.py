@@ -107,10 +107,12 @@ def test_demo_every_building_exactly_once(demo_run: Path, demo_cfg: dict) -> Non
     assert dict(zip(conus["id"], conus["region_id"].astype(str), strict=True)) == expected
     # The demo puts centroids exactly on region edges and corners: each landed once, above.
     grid = grid_from_config(demo_cfg)
-    left, _bottom, _right, _top = grid.window_bounds(grid.full_window)
-    xs = {left + c * grid.chunks[1] * grid.transform.a for c in range(1, grid.n_chunks[1])}
-    on_edge = conus.geometry.x.isin(xs).sum()
-    assert on_edge > 0
+    xs = [grid.region_bounds(f"y0_x{c}")[0] for c in range(1, grid.n_chunks[1])]
+    ys = [grid.region_bounds(f"y{r}_x0")[1] for r in range(1, grid.n_chunks[0])]
+    x, y = conus.geometry.x, conus.geometry.y
+    on_edge = x.isin(xs) | y.isin(ys)
+    assert on_edge.sum() > 0 and (x.isin(xs) & y.isin(ys)).sum() > 0  # edges and corners present
+    assert conus.loc[on_edge, "id"].is_unique
 
 
 @pytest.mark.slow

@@ -117,7 +117,7 @@ def _write_store(path: str, north_up: bool, with_alpha: bool) -> None:
 def test_derive_distribution_writes_an_8_band_geotiff(tmp_path, north_up: bool, with_alpha: bool) -> None:
     store, out = str(tmp_path / "hourly.zarr"), tmp_path / "dist.tif"
     _write_store(store, north_up, with_alpha)
-    fw.derive_distribution(store, out, "m/s", memory_bytes=300 * 64 * 4)  # 2 x 2 px blocks
+    fw.derive_distribution(store, out, "m/s", memory_bytes=300 * fw.BYTES_PER_PIXEL_HOUR * 4)  # 2 x 2 px blocks
     with rasterio.open(out) as src:
         dist = src.read()
         assert src.count == 8 and src.dtypes[0] == "float32" and np.isnan(src.nodata)

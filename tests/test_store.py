@@ -61,6 +61,7 @@ def test_template_once_idempotent_and_complete(any_cfg: dict) -> None:
     assert again == first and first["template_snapshot_id"]
     repo = store.open_repo(any_cfg)
     assert len(list(repo.ancestry(branch="main"))) == 2  # root + template, the re-run committed nothing
+    assert repo.config.manifest.splitting is not None  # saved with the repository
     ds = store.open_dataset_at(any_cfg, first["template_snapshot_id"])
     assert set(VARIABLES) <= set(ds.data_vars)
     assert ds["bp_2011"].dims == ("y", "x") and ds["bp_2011"].encoding["chunks"] == grid.chunks

@@ -72,7 +72,7 @@ def test_status_after_store_reset_reports_stale(configfile: Path, capsys: pytest
     shutil.rmtree(cfg["store"]["url"])
     store.ensure_template(cfg, RegionGrid.from_config(cfg["grid"]))
     code, out = run(capsys, "status", "--configfile", str(configfile), "--json")
-    assert json.loads(out)["counts"]["stale"] == 1
+    assert code == 0 and json.loads(out)["counts"]["stale"] == 1
     assert run(capsys, "verify", "--configfile", str(configfile))[0] == 1
 
 

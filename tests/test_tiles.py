@@ -56,9 +56,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, t.TilePla
     return table, plan, folder / "out.pmtiles"
 
 
-def test_header_layer_and_zooms(built: tuple[pa.Table, t.TilePlan, Path]) -> None:
-    table, plan, path = built
-    header, meta, per_zoom = read_archive(path)
+@pytest.fixture(scope="module")
+def archive(built: tuple[pa.Table, t.TilePlan, Path]) -> tuple[dict, dict, dict[int, list[dict]]]:
+    return read_archive(built[2])
+
+
+def test_header_layer_and_zooms(built: tuple[pa.Table, t.TilePlan, Path], archive: tuple) -> None:
+    table, plan, _ = built
+    header, meta, per_zoom = archive
     assert plan.n_partitions > 1  # the partitioned path is exercised
     assert (header["min_zoom"], header["max_zoom"]) == (0, 12)
     assert sorted(per_zoom) == list(range(13))
@@ -69,18 +74,16 @@ def test_header_layer_and_zooms(built: tuple[pa.Table, t.TilePlan, Path]) -> Non
     assert header["tile_type"].name == "MVT" and header["tile_compression"].name == "GZIP"
 
 
-def test_every_building_at_max_zoom_once_and_low_zooms_not_empty(built: tuple[pa.Table, t.TilePlan, Path]) -> None:
-    table, _plan, path = built
-    _, _, per_zoom = read_archive(path)
+def test_every_building_at_max_zoom_once_and_low_zooms_not_empty(built: tuple, archive: tuple) -> None:
+    table, per_zoom = built[0], archive[2]
     ids = {f["properties"]["id"] for f in per_zoom[12]}
     assert ids == set(table.column("id").to_pylist())
     counts = [len({f["properties"]["id"] for f in per_zoom[z]}) for z in range(13)]
     assert counts[0] >= 500 and all(a <= b_ + 50 for a, b_ in itertools.pairwise(counts)), counts
 
 
-def test_attributes_are_the_map_fields_rounded(built: tuple[pa.Table, t.TilePlan, Path]) -> None:
-    table, _, path = built
-    _, _, per_zoom = read_archive(path)
+def test_attributes_are_the_map_fields_rounded(built: tuple, archive: tuple) -> None:
+    table, per_zoom = built[0], archive[2]
     feats = {f["properties"]["id"]: f["properties"] for f in per_zoom[12]}
     rows = table.select(list(t.TILE_FIELDS)).to_pylist()
     for row in rows[:200]:
@@ -110,9 +113,9 @@ def test_empty_input_is_an_error_naming_the_file(tmp_path: Path) -> None:
 
 
 def test_helpers() -> None:
-    assert t.drop_rate_for(1000, 0, 14) is None
-    assert t.drop_rate_for(5_000 * 2**14, 0, 14) == pytest.approx(2.0)
-    assert t.drop_rate_for(10**12, 0, 14) == t.MAX_DROP_RATE
+    assert t.drop_rate_for(1000, 14) is None and t.drop_rate_for(10**6, 0) is None
+    assert t.drop_rate_for(5_000 * 2**14, 14) == pytest.approx(2.0)
+    assert t.drop_rate_for(10**12, 14) == t.MAX_DROP_RATE
     rounded = t.round_significant(pa.array([0.012345, 123456.0, 0.0, None], pa.float32())).to_pylist()
     assert rounded[:3] == pytest.approx([0.0123, 123000.0, 0.0], rel=1e-6) and rounded[3] is None
     pts = shapely.from_wkb(t.wkb_points(np.array([1.5, -122.25]), np.array([2.5, 37.75])).to_numpy(zero_copy_only=False))

@@ -28,12 +28,17 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
 from windrisk.io import atomic_path
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from affine import Affine
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,8 @@ DIRECTIONS: Final = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 MPH_PER_MS: Final = 3600.0 / 1609.344
 SPEED_FACTORS: Final = {"m/s": 1.0, "mph": MPH_PER_MS}
 QUANTILE: Final = 0.99
-# Bytes of working memory per pixel-hour while processing a block (float64 temporaries).
-BYTES_PER_PIXEL_HOUR: Final = 64
+# Bytes of working memory per pixel-hour in a block: 4 float32 inputs + ~10 float64 temporaries.
+BYTES_PER_PIXEL_HOUR: Final = 96
 DEFAULT_MEMORY_BYTES: Final = 1 << 30
 
 
@@ -149,12 +154,11 @@ def distribution_from_fields(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v
 
 
 # ---- file I/O -----------------------------------------------------------------------------------
-def _hourly_frame(ds: object, location: str) -> tuple[str, object]:
+def _hourly_frame(ds: xr.Dataset, location: str) -> tuple[str, Affine]:
     """The hourly store's CRS (WKT) and pixel-edge Affine from its ``spatial_ref`` variable."""
     from affine import Affine
 
-    ref = ds.variables.get("spatial_ref") if hasattr(ds, "variables") else None  # type: ignore[attr-defined]
-    attrs = getattr(ref, "attrs", {})
+    attrs = ds["spatial_ref"].attrs if "spatial_ref" in ds.variables else {}
     if "crs_wkt" not in attrs or "GeoTransform" not in attrs:
         raise ValueError(f"inputs.wind.hourly: {location} has no 'spatial_ref' variable with 'crs_wkt' and "
                          "'GeoTransform' attributes. Fix: write the store with a CF grid mapping "
@@ -162,14 +166,14 @@ def _hourly_frame(ds: object, location: str) -> tuple[str, object]:
     return str(attrs["crs_wkt"]), Affine.from_gdal(*parse_geotransform(attrs["GeoTransform"]))
 
 
-def parse_geotransform(value: object) -> list[float]:
+def parse_geotransform(value: str | Sequence[float]) -> list[float]:
     """GDAL GeoTransform (string of 6 numbers, or a sequence) → 6 floats.
 
     Tolerates numpy reprs such as ``np.float64(-123.2)`` inside the string.
     """
-    if isinstance(value, str):
-        value = re.sub(r"np\.float\d+\(([^)]*)\)", r"\1", value).replace(",", " ").split()
-    numbers = [float(v) for v in value]  # type: ignore[union-attr]
+    parts = re.sub(r"np\.float\d+\(([^)]*)\)", r"\1", value).replace(",", " ").split() \
+        if isinstance(value, str) else value
+    numbers = [float(v) for v in parts]
     if len(numbers) != 6:
         raise ValueError(f"GeoTransform {value!r} does not hold 6 numbers (GDAL order)")
     return numbers
@@ -222,16 +226,16 @@ def derive_distribution(hourly_location: str, out_path: str | Path, speed_unit: 
     write_distribution(out_path, out, crs_wkt, transform, speed_unit)
 
 
-def _static(da: object) -> np.ndarray:
+def _static(da: xr.DataArray) -> np.ndarray:
     """A (y, x) field, or its first time step when it also has a time dimension."""
-    if "time" in da.dims:  # type: ignore[attr-defined]
-        da = da.isel(time=0)  # type: ignore[attr-defined]
-    return da.transpose("y", "x").values  # type: ignore[attr-defined]
+    if "time" in da.dims:
+        da = da.isel(time=0)
+    return da.transpose("y", "x").values
 
 
-def write_distribution(path: str | Path, dist: np.ndarray, crs_wkt: str, transform: object,
+def write_distribution(path: str | Path, dist: np.ndarray, crs_wkt: str, transform: Affine,
                        speed_unit: str) -> None:
-    """(8, rows, cols) float32 distribution → tiled GeoTIFF with band descriptions, written atomically."""
+    """(8, rows, cols) float32 distribution → DEFLATE GeoTIFF with band descriptions, written atomically."""
     import rasterio
 
     profile = {"driver": "GTiff", "dtype": "float32", "count": len(DIRECTIONS), "height": dist.shape[1],

@@ -41,7 +41,8 @@ def block_mean(array: np.ndarray, step: int) -> np.ndarray:
     """
     if step == 1:
         return np.asarray(array, dtype=np.float32)
-    padded = np.pad(array, ((0, -array.shape[0] % step), (0, -array.shape[1] % step)), constant_values=np.nan)
+    pad = ((0, -array.shape[0] % step), (0, -array.shape[1] % step))
+    padded = np.pad(array, pad, constant_values=np.nan)
     blocks = padded.reshape(padded.shape[0] // step, step, padded.shape[1] // step, step)
     valid = np.isfinite(blocks)
     total = np.where(valid, blocks, 0).sum(axis=(1, 3), dtype=np.float64)
@@ -63,7 +64,10 @@ def read_region_reduced(
 
     rows, cols = grid.region_slices(rid)
     ds = open_dataset_at(config, snapshot_id)
-    return {name: block_mean(np.asarray(ds[name].isel(y=rows, x=cols).values, np.float32), step) for name in names}
+    return {
+        name: block_mean(np.asarray(ds[name].isel(y=rows, x=cols).values, np.float32), step)
+        for name in names
+    }
 
 
 def snapshot_of(sentinel: str | Path) -> str:
@@ -96,7 +100,10 @@ def colour_limit(arrays: Iterable[np.ndarray], percentile: float = 99.5) -> floa
 
 
 def plot_rps_pair(
-    arrays: Mapping[str, np.ndarray], extent: tuple[float, float, float, float], title: str, out_png: str | Path,
+    arrays: Mapping[str, np.ndarray],
+    extent: tuple[float, float, float, float],
+    title: str,
+    out_png: str | Path,
 ) -> Path:
     """Side-by-side maps of ``arrays`` (north-up) on one colour scale, written to ``out_png``."""
     names = list(arrays)
@@ -162,7 +169,9 @@ class Mosaic:
     step: int
 
     @classmethod
-    def covering(cls, grid: RegionGrid, region_ids: Sequence[str], max_px: int = OVERVIEW_MAX_PX) -> Mosaic:
+    def covering(
+        cls, grid: RegionGrid, region_ids: Sequence[str], max_px: int = OVERVIEW_MAX_PX
+    ) -> Mosaic:
         """The regions' bounding window and the smallest block that fits it in ``max_px``.
 
         The block divides both chunk sizes, so no block straddles two regions (blocks may then
@@ -182,7 +191,10 @@ class Mosaic:
 
     def offset(self, window: Window) -> tuple[int, int]:
         """Where a region's block-averaged array starts in the mosaic."""
-        return (window.row_start - self.window.row_start) // self.step, (window.col_start - self.window.col_start) // self.step
+        return (
+            (window.row_start - self.window.row_start) // self.step,
+            (window.col_start - self.window.col_start) // self.step,
+        )
 
 
 def overview_frames(
@@ -207,7 +219,8 @@ def overview(
     frames = overview_frames(config, grid, sentinels, mosaic)
     shown = {name: north_up(a, grid) for name, a in frames.items()}
     title = f"All {len(sentinels)} regions{averaged(mosaic.step)}"
-    return plot_rps_pair(shown, extent_of(grid, whole_blocks(mosaic.window, mosaic.step)), title, out_png)
+    extent = extent_of(grid, whole_blocks(mosaic.window, mosaic.step))
+    return plot_rps_pair(shown, extent, title, out_png)
 
 
 # ---- building scores ----------------------------------------------------------------------------
@@ -289,14 +302,14 @@ def write_benchmark_csv(rows: Sequence[Mapping[str, Any]], out_csv: str | Path) 
 def write_benchmark_html(rows: Sequence[Mapping[str, Any]], out_html: str | Path) -> Path:
     """A standalone HTML table (the report shows HTML files inline)."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in BENCHMARK_COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in BENCHMARK_COLUMNS) + "</tr>" for row in rows
-    )
+    cells = ("".join(f"<td>{html.escape(str(row[c]))}</td>" for c in BENCHMARK_COLUMNS) for row in rows)
+    body = "".join(f"<tr>{tds}</tr>" for tds in cells)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Benchmarks per rule</title><style>"
         "body{font:13px system-ui,sans-serif}table{border-collapse:collapse}"
-        "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}"
-        "</style></head><body><table><thead><tr>" + head + "</tr></thead><tbody>" + body + "</tbody></table>"
+        "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}</style></head><body>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         "<p>Wall and CPU seconds summed over a rule's jobs; max_rss_mb is the largest job's peak.</p>"
         "</body></html>\n"
     )

@@ -170,7 +170,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--configfile", help="workflow config; serves <results>/tiles")
     where.add_argument("--dir", help="folder to serve (default results/tiles)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1; 0 picks a free one"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser.parse_args(argv)
 
@@ -179,7 +181,10 @@ def main(argv: list[str]) -> int:
     """Serve until Ctrl-C; print the URL first."""
     args = parse_args(argv)
     try:
-        directory = tiles_dir_from_config(args.configfile) if args.configfile else Path(args.dir or "results/tiles")
+        if args.configfile:
+            directory = tiles_dir_from_config(args.configfile)
+        else:
+            directory = Path(args.dir or "results/tiles")
         server = make_server(directory, args.port, quiet=args.quiet)
     except (OSError, ValueError) as exc:  # missing folder, port in use, bad config
         print(f"windrisk serve: {exc}", file=sys.stderr)

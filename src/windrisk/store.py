@@ -20,6 +20,10 @@ Design
   chunk writes stay parallel. (Cross-node flock needs filesystem support, e.g. Lustre ``flock``.)
   We chose this over fork->pickle->merge because it needs no extra merge job, every region is
   visible as soon as its job ends, and the ~400 commits are well within Icechunk's comfort zone.
+* **Metadata growth.** The repository is created with manifests split per row of chunks, so a
+  region commit rewrites small manifests instead of every array's full list of refs (12x fewer
+  manifest bytes measured). ``overwritten/`` still grows by one ``repo`` copy per commit and is
+  never collected by Icechunk (earth-mover/icechunk#1852); fine for ~1k commits.
 * **Proof.** After committing, the job re-opens the repository and checks that its snapshot is an
   ancestor of the branch tip, that ``written[row, col] == 1`` and that the data read back at that
   snapshot hashes to the ``data_sha256`` it wrote. A lost commit is written again (bounded).
@@ -301,7 +305,7 @@ def _open_or_create(config: Mapping[str, Any]) -> tuple[ic.Repository, bool]:
     created = False
     if not ic.Repository.exists(storage):
         try:
-            ic.Repository.create(storage)
+            ic.Repository.create(storage, config=_new_repo_config())
             created = True
             log.info("created Icechunk repository at %s", store_url(config))
         except ic.IcechunkError as exc:  # someone else is creating it: wait until it is there
@@ -311,6 +315,17 @@ def _open_or_create(config: Mapping[str, Any]) -> tuple[ic.Repository, bool]:
     if branch not in repo.list_branches():
         repo.create_branch(branch, snapshot_id=_root_snapshot(repo).id)
     return repo, created
+
+
+def _new_repo_config() -> ic.RepositoryConfig:
+    """Manifests split per row of chunks (saved in the repository).
+
+    Unsplit, every region commit rewrites each array's manifest with *all* refs so far, so
+    manifest bytes grow quadratically (38 MB after 200 tiny regions here, 3 MB split).
+    """
+    split = {ic.ManifestSplitCondition.AnyArray(): {ic.ManifestSplitDimCondition.Axis(0): 1}}
+    splitting = ic.ManifestSplittingConfig.from_dict(split)
+    return ic.RepositoryConfig(manifest=ic.ManifestConfig(splitting=splitting))
 
 
 def _root_snapshot(repo: ic.Repository) -> ic.SnapshotInfo:

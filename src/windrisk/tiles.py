@@ -3,7 +3,7 @@
 The tiler is freestiler (Rust; ~10x less CPU than tippecanoe on points, measured in
 benchmarks/bench_tiles.py), run on slim snappy GeoParquet copies (its reader has no zstd) holding
 only the map's attributes. It keeps every feature at ``max_zoom`` and below thins uniformly
-by ``drop_rate`` per zoom, which keeps a spatially even sample of the density pattern.
+by a drop rate per zoom, which keeps a spatially even sample of the density pattern.
 
 Bounded memory: freestiler holds its input in RAM, so the work is split.
 
@@ -13,11 +13,14 @@ Bounded memory: freestiler holds its input in RAM, so the work is split.
   partition owning its ancestor tile, so no tile needs merging. (Buffer copies of points across a
   partition seam are lost, so a symbol may clip at those seams only.)
 * **Low zooms** (``min_zoom``..``split_zoom - 1``): one run on the every-k-th-row sample of the
-  Hilbert-sorted file, k = rate^(max_zoom - split_zoom + 1), i.e. exactly the density the high
-  runs keep at ``split_zoom - 1``; a stride over a Hilbert order is a spatially stratified sample.
+  Hilbert-sorted file, k = high_rate^(max_zoom - split_zoom + 1), i.e. exactly the density the
+  high runs keep at ``split_zoom - 1``; a stride over a Hilbert order is a spatially stratified
+  sample.
 
-The drop rate is chosen from the row count so that ``min_zoom`` holds about
-``MIN_ZOOM_TARGET_POINTS`` points (≤ 2.5, tippecanoe's default): low zooms are never empty.
+Drop rates: the high zooms thin by tippecanoe's default 2.5 per zoom, less when that would leave
+fewer than ``MIN_POINTS`` at ``split_zoom - 1``; the low run thins its sample so that
+``min_zoom`` still holds about ``MIN_POINTS`` (all of them if fewer): low zooms are never empty
+and mid zooms are not overloaded.
 The archives are merged tile by tile (already-compressed bytes are copied) into ``target``.
 """
 
@@ -53,7 +56,7 @@ from windrisk.io import atomic_path
 
 SPLIT_ZOOM = 8
 MAX_PARTITION_ROWS = 2_000_000
-MIN_ZOOM_TARGET_POINTS = 5_000
+MIN_POINTS = 5_000
 MAX_DROP_RATE = 2.5
 BATCH_ROWS = 131_072
 MAX_LAT = 85.05112878
@@ -80,18 +83,19 @@ class TilePlan:
     min_zoom: int
     max_zoom: int
     split_zoom: int
-    drop_rate: float | None
+    high_rate: float | None  # zooms split_zoom..max_zoom
+    low_rate: float | None  # zooms min_zoom..split_zoom - 1, over the sample
     stride: float
     owner: np.ndarray  # int32 per tile key at split_zoom, -1 where no points
     n_partitions: int
 
 
 # ---- small pure helpers ---------------------------------------------------------------------
-def drop_rate_for(n_rows: int, min_zoom: int, max_zoom: int) -> float | None:
-    """Per-zoom drop rate leaving ~MIN_ZOOM_TARGET_POINTS at ``min_zoom`` (None: keep all)."""
-    if max_zoom <= min_zoom or n_rows <= MIN_ZOOM_TARGET_POINTS:
+def drop_rate_for(n_rows: float, n_zooms: int, keep: int = MIN_POINTS) -> float | None:
+    """Per-zoom rate leaving ~``keep`` of ``n_rows`` after ``n_zooms`` (≤ 2.5; None: keep all)."""
+    if n_zooms <= 0 or n_rows <= keep:
         return None
-    return min(MAX_DROP_RATE, (n_rows / MIN_ZOOM_TARGET_POINTS) ** (1 / (max_zoom - min_zoom)))
+    return min(MAX_DROP_RATE, (n_rows / keep) ** (1 / n_zooms))
 
 
 def tile_xy(lon: np.ndarray, lat: np.ndarray, zoom: int) -> tuple[np.ndarray, np.ndarray]:
@@ -179,10 +183,13 @@ def plan_tiles(path: str | Path, min_zoom: int, max_zoom: int, max_partition_row
             part, filled = part + 1, 0
         owner[k] = part
         filled += int(counts[k])
-    rate = drop_rate_for(n, min_zoom, max_zoom)
-    stride = (rate or 1.0) ** (max_zoom - split + 1)
-    n_parts = part + 1 if split <= max_zoom else 0
-    return TilePlan(n, (lo[0], lo[1], hi[0], hi[1]), min_zoom, max_zoom, split, rate, stride, owner, n_parts)
+    high_zooms = max_zoom - split + 1  # zooms of the high runs, 0 when there are none
+    high_rate = drop_rate_for(n, high_zooms)
+    stride = (high_rate or 1.0) ** high_zooms
+    low_rate = drop_rate_for(n / stride, split - 1 - min_zoom)
+    n_parts = part + 1 if high_zooms > 0 else 0
+    bounds = (lo[0], lo[1], hi[0], hi[1])
+    return TilePlan(n, bounds, min_zoom, max_zoom, split, high_rate, low_rate, stride, owner, n_parts)
 
 
 def write_inputs(path: str | Path, plan: TilePlan, workdir: Path) -> tuple[Path | None, list[Path]]:
@@ -279,7 +286,8 @@ def metadata_for(plan: TilePlan, layer: str, source: mmap.mmap) -> dict[str, Any
         name=layer, format="pbf", minzoom=plan.min_zoom, maxzoom=plan.max_zoom,
         description="Wind-informed wildfire risk at building centroids (windrisk)",
         generator="freestiler 0.3.0 + windrisk.tiles merge",
-        windrisk={"drop_rate": plan.drop_rate, "split_zoom": plan.split_zoom, "partitions": plan.n_partitions},
+        windrisk={"high_rate": plan.high_rate, "low_rate": plan.low_rate, "split_zoom": plan.split_zoom,
+                  "partitions": plan.n_partitions},
     )
     return meta
 
@@ -315,10 +323,10 @@ def build_pmtiles(
         low, parts = write_inputs(conus, plan, tmp_root)
         low_out = tmp_root / "low.pmtiles" if low else None
         if low and low_out:
-            run_freestiler(low, low_out, layer, zmin, plan.split_zoom - 1, plan.drop_rate)
+            run_freestiler(low, low_out, layer, zmin, plan.split_zoom - 1, plan.low_rate)
         part_outs = []
         for src in parts:
-            run_freestiler(src, src.with_suffix(".pmtiles"), layer, plan.split_zoom, zmax, plan.drop_rate)
+            run_freestiler(src, src.with_suffix(".pmtiles"), layer, plan.split_zoom, zmax, plan.high_rate)
             src.unlink()  # free disk as we go
             part_outs.append(src.with_suffix(".pmtiles"))
         with atomic_path(target) as tmp:

@@ -23,7 +23,9 @@ from windrisk.io import atomic_path
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
 # Attributes the tiles carry (docs/architecture.md); the popup shows them in this order.
-POPUP_FIELDS: tuple[str, ...] = ("id", "rps_2011", "rps_2047", "bp_2011", "bp_2047", "score_2011", "score_2047")
+POPUP_FIELDS: tuple[str, ...] = (
+    "id", "rps_2011", "rps_2047", "bp_2011", "bp_2047", "score_2011", "score_2047",
+)
 CONFIG_MARKER = "/*WINDRISK_CONFIG*/null"
 # Files of the page itself, next to the vendored libraries in vendor/.
 PAGE_ASSETS: tuple[str, ...] = ("map.js", "map.css")
@@ -121,7 +123,9 @@ def write_map_page(
     """Write ``out_html`` (and ``vendor/`` beside it) showing ``pmtiles_path``; return the page."""
     out_html = Path(out_html)
     if Path(pmtiles_path).resolve().parent != out_html.resolve().parent:
-        raise MapPageError(f"the map page {out_html} must sit beside {pmtiles_path}, which it loads by name")
+        raise MapPageError(
+            f"the map page {out_html} must sit beside {pmtiles_path}, which it loads by name"
+        )
     regions = regions_geojson(grid, region_ids) if grid is not None and region_ids else None
     config = page_config(pmtiles_path, tiles, regions)
     copy_assets(out_html.parent / "vendor")

@@ -51,6 +51,7 @@ SPREAD_ITERATIONS: Final = 3
 TINY: Final = 1e-11  # correlations below this are set to 0 (as the published code)
 BLUR_HALF_WIDTH_M: Final = 300.0
 BAND_ROWS: Final = 64  # output rows per parallel work item: bounds the prefix-sum buffers
+PARALLEL_MIN_PIXELS: Final = 250_000  # smaller arrays run on one thread (no thread start-up)
 # read_on_grid reads this many native pixels around the window, so the 3 x 3 gap fill of every
 # native pixel that the window samples sees its full neighbourhood: resampling needs no halo.
 NATIVE_MARGIN_PX: Final = 2
@@ -229,44 +230,80 @@ def _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm):  # pragma: no cov
                 rm[c] += 1 if v > 0 else 0
 
 
-@njit(parallel=True, cache=True)
-def _spread_step(src, out, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight, band, tiny):  # pragma: no cover
-    """One normalised-correlation iteration: out = corr(src, k) / corr(src > 0, k), zero padded."""
+@njit(cache=True)
+def _block_count(xm, axis, k0, n_cols):  # pragma: no cover - numba
+    """Burning pixels in padded columns [k0, k0 + n_cols) of a band, from its count prefix sums."""
+    total = 0
+    if axis == 1:
+        for rr in range(xm.shape[0]):
+            total += xm[rr, k0 + n_cols] - xm[rr, k0]
+    else:
+        last = xm.shape[0] - 1
+        for k in range(k0, k0 + n_cols):
+            total += xm[last, k] - xm[0, k]
+    return total
+
+
+@njit(cache=True)
+def _spread_band(src, out, b, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight, band, tiny):  # pragma: no cover
+    """Rows [b * band, (b + 1) * band) of out = corr(src, k) / corr(src > 0, k), zero padded."""
     h, w = src.shape
-    n_bands = (h + band - 1) // band
     n_spans = r_hi.shape[0]
     block = 1024  # columns per inner pass: the accumulators stay in L1
-    for b in prange(n_bands):
-        i0 = b * band
-        n_rows = min(band, h - i0)
-        shape = (n_rows + 2 * pad_r + 1 - axis, w + 2 * pad_c + axis)
-        xa = np.empty(shape)
-        xm = np.empty(shape, dtype=np.int32)  # exact counts of burning pixels
-        _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm)
-        acc_a = np.empty(block)
-        acc_m = np.empty(block, dtype=np.int32)
+    i0 = b * band
+    n_rows = min(band, h - i0)
+    shape = (n_rows + 2 * pad_r + 1 - axis, w + 2 * pad_c + axis)
+    xa = np.empty(shape)
+    xm = np.empty(shape, dtype=np.int16)  # exact counts of burning pixels
+    _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm)
+    acc_a = np.empty(block)
+    acc_m = np.empty(block, dtype=np.int16)
+    for j0 in range(0, w, block):  # column blocks outer: the prefix rows in use stay in L2
+        nj = min(block, w - j0)
+        if _block_count(xm, axis, j0, nj + 2 * pad_c) == 0:  # nothing burns within reach
+            out[i0:i0 + n_rows, j0:j0 + nj] = 0.0
+            continue
         for ii in range(n_rows):
             dst = out[i0 + ii]
-            for j0 in range(0, w, block):
-                nj = min(block, w - j0)
-                acc_a[:] = 0.0
-                acc_m[:] = 0
-                for s in range(n_spans):
-                    ah = xa[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
-                    al = xa[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
-                    mh = xm[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
-                    ml = xm[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
-                    for j in range(nj):
-                        acc_a[j] += ah[j] - al[j]
-                        acc_m[j] += mh[j] - ml[j]
+            acc_a[:] = 0.0
+            acc_m[:] = 0
+            for s in range(n_spans):
+                ah = xa[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
+                al = xa[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
+                mh = xm[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
+                ml = xm[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
                 for j in range(nj):
-                    ca = acc_a[j] * weight
-                    cm = np.float64(acc_m[j]) * weight
-                    if ca < tiny:
-                        ca = 0.0
-                    if cm < tiny:
-                        cm = 0.0
-                    dst[j0 + j] = ca / cm if cm > 0 else 0.0
+                    acc_a[j] += ah[j] - al[j]
+                    acc_m[j] += mh[j] - ml[j]
+            for j in range(nj):
+                ca = acc_a[j] * weight
+                cm = np.float64(acc_m[j]) * weight
+                if ca < tiny:
+                    ca = 0.0
+                if cm < tiny:
+                    cm = 0.0
+                dst[j0 + j] = ca / cm if cm > 0 else 0.0
+
+
+@njit(parallel=True, cache=True)
+def _spread_parallel(src, out, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight, band, tiny):  # pragma: no cover
+    """Every band of one spreading iteration, bands in parallel."""
+    for b in prange((src.shape[0] + band - 1) // band):
+        _spread_band(src, out, b, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight, band, tiny)
+
+
+@njit(cache=True)
+def _spread_serial(src, out, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight, band, tiny):  # pragma: no cover
+    """Every band of one spreading iteration on one thread."""
+    for b in range((src.shape[0] + band - 1) // band):
+        _spread_band(src, out, b, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight, band, tiny)
+
+
+def _spread_step(src: np.ndarray, out: np.ndarray, plan: SpanPlan) -> None:
+    """One normalised-correlation iteration of src into out; threads only for large arrays."""
+    step = _spread_parallel if src.size >= PARALLEL_MIN_PIXELS else _spread_serial
+    step(src, out, plan.r_hi, plan.c_hi, plan.r_lo, plan.c_lo, plan.axis, plan.pad[0], plan.pad[1],
+         plan.weight, BAND_ROWS, TINY)
 
 
 def burning(bp: np.ndarray) -> np.ndarray:
@@ -281,8 +318,7 @@ def _spread_clean(clean: np.ndarray, kernel: np.ndarray, iterations: int, buffer
     plan = span_plan(kernel)
     src, (out, spare) = clean, buffers
     for _ in range(iterations):
-        _spread_step(src, out, plan.r_hi, plan.c_hi, plan.r_lo, plan.c_lo, plan.axis, plan.pad[0],
-                     plan.pad[1], plan.weight, BAND_ROWS, TINY)
+        _spread_step(src, out, plan)
         src, out, spare = out, (spare if src is clean else src), None
     return src
 
@@ -299,11 +335,11 @@ def spread(bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIO
 
 
 # ---- composite, keep, blur ------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _add_weighted(comp, spread_d, dist_d, inv_total, bp):  # pragma: no cover - numba
     """comp += spread_d * dist_d / total in place (float64 arithmetic); NaN where bp is NaN."""
     h, w = comp.shape
-    for i in prange(h):
+    for i in range(h):  # memory bound: one thread is enough
         for j in range(w):
             if np.isnan(bp[i, j]):
                 comp[i, j] = np.nan
@@ -348,52 +384,68 @@ def keep_original(bp: np.ndarray, comp: np.ndarray, *, inplace: bool = False) ->
     return out
 
 
-@njit(parallel=True, cache=True)
-def _blur_normalised(src, out, g, band):  # pragma: no cover - numba
-    """Separable Gaussian over non-NaN pixels, renormalised; zero outside; NaN stays NaN."""
+@njit(cache=True)
+def _blur_band(src, out, b, g, band):  # pragma: no cover - numba
+    """Rows of band b: separable Gaussian over non-NaN pixels, renormalised; zero outside; NaN stays NaN."""
     h, w = src.shape
     r = g.shape[0] // 2
-    n_bands = (h + band - 1) // band
-    for b in prange(n_bands):
-        i0 = b * band
-        n_rows = min(band, h - i0)
-        hv = np.zeros((n_rows + 2 * r, w))
-        hm = np.zeros((n_rows + 2 * r, w))
-        row_v = np.zeros(w + 2 * r)
-        row_m = np.zeros(w + 2 * r)
-        for rr in range(n_rows + 2 * r):
-            i = i0 - r + rr
-            if i < 0 or i >= h:
-                continue
+    i0 = b * band
+    n_rows = min(band, h - i0)
+    hv = np.zeros((n_rows + 2 * r, w))
+    hm = np.zeros((n_rows + 2 * r, w))
+    row_v = np.zeros(w + 2 * r)
+    row_m = np.zeros(w + 2 * r)
+    for rr in range(n_rows + 2 * r):
+        i = i0 - r + rr
+        if i < 0 or i >= h:
+            continue
+        for j in range(w):
+            v = src[i, j]
+            ok = not np.isnan(v)
+            row_v[r + j] = v if ok else 0.0
+            row_m[r + j] = 1.0 if ok else 0.0
+        hvr, hmr = hv[rr], hm[rr]
+        for t in range(2 * r + 1):
+            gt = g[t]
+            rv, rm = row_v[t:t + w], row_m[t:t + w]
             for j in range(w):
-                v = src[i, j]
-                ok = not np.isnan(v)
-                row_v[r + j] = v if ok else 0.0
-                row_m[r + j] = 1.0 if ok else 0.0
-            for t in range(2 * r + 1):
-                gt = g[t]
-                for j in range(w):
-                    hv[rr, j] += gt * row_v[j + t]
-                    hm[rr, j] += gt * row_m[j + t]
-        sv = np.empty(w)
-        sm = np.empty(w)
-        for ii in range(n_rows):
-            sv[:] = 0.0
-            sm[:] = 0.0
-            for t in range(2 * r + 1):
-                gt = g[t]
-                for j in range(w):
-                    sv[j] += gt * hv[ii + t, j]
-                    sm[j] += gt * hm[ii + t, j]
+                hvr[j] += gt * rv[j]
+                hmr[j] += gt * rm[j]
+    sv = np.empty(w)
+    sm = np.empty(w)
+    for ii in range(n_rows):
+        sv[:] = 0.0
+        sm[:] = 0.0
+        for t in range(2 * r + 1):
+            gt = g[t]
+            hvt, hmt = hv[ii + t], hm[ii + t]
             for j in range(w):
-                out[i0 + ii, j] = np.nan if np.isnan(src[i0 + ii, j]) else sv[j] / sm[j]
+                sv[j] += gt * hvt[j]
+                sm[j] += gt * hmt[j]
+        for j in range(w):
+            out[i0 + ii, j] = np.nan if np.isnan(src[i0 + ii, j]) else sv[j] / sm[j]
+
+
+@njit(parallel=True, cache=True)
+def _blur_parallel(src, out, g, band):  # pragma: no cover - numba
+    """Every band of the blur, bands in parallel."""
+    for b in prange((src.shape[0] + band - 1) // band):
+        _blur_band(src, out, b, g, band)
+
+
+@njit(cache=True)
+def _blur_serial(src, out, g, band):  # pragma: no cover - numba
+    """Every band of the blur on one thread."""
+    for b in range((src.shape[0] + band - 1) // band):
+        _blur_band(src, out, b, g, band)
 
 
 def gaussian_blur(arr: np.ndarray, ksize: int) -> np.ndarray:
     """2-D array (NaN allowed) → normalised Gaussian blur with OpenCV's weights for ksize, float32."""
     src = np.ascontiguousarray(arr, dtype=np.float32)
     out = np.empty_like(src)
-    _blur_normalised(src, out, gaussian_weights(ksize), BAND_ROWS)
+    blur = _blur_parallel if src.size >= PARALLEL_MIN_PIXELS else _blur_serial
+    blur(src, out, gaussian_weights(ksize), BAND_ROWS)
     return out
 
 
@@ -464,11 +516,20 @@ def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Wind
     return WindowInputs(window, bp, dist)
 
 
+def distribution_location(config: Mapping[str, Any], given: str | None) -> str:
+    """The 8-band distribution to read: ``given`` (the derived file) or ``inputs.wind.distribution``."""
+    location = given or config["inputs"]["wind"].get("distribution")
+    if not location:
+        raise ValueError("inputs.wind.distribution is not set and no derived distribution file was given. "
+                         "Fix: set inputs.wind.distribution, or pass the output of the wind_distribution rule")
+    return str(location)
+
+
 def load_region_inputs(config: Mapping[str, Any], grid: RegionGrid, rid: str,
-                       wind_distribution_location: str) -> WindowInputs:
+                       wind_distribution_location: str | None = None) -> WindowInputs:
     """Config, grid and region id → inputs on the region's buffered window (``grid.buffer_px``)."""
     window = grid.buffered_window(rid, int(config["grid"]["buffer_px"]))
-    return load_window_inputs(config, grid, window, wind_distribution_location)
+    return load_window_inputs(config, grid, window, distribution_location(config, wind_distribution_location))
 
 
 def check_buffer(config: Mapping[str, Any], grid: RegionGrid, rid: str) -> None:
@@ -493,6 +554,7 @@ def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str,
     pixel_size_m = grid.pixel_size_m(rid)
     out: dict[str, np.ndarray] = {}
     for run in CLIMATE_RUNS:
+        # pop: each run's BP is freed as soon as it is used (memory peak of a full region)
         full = wind_informed_bp(inputs.bp.pop(run), inputs.distribution, pixel_size_m, grid.rows_ascend_north)
         out[f"bp_{run}"] = full[inner].copy()
         del full
