@@ -10,6 +10,12 @@ configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    region_id=r"y\d+_x\d+",
+
+
 include: "rules/demo.smk"
 include: "rules/wind.smk"
 include: "rules/buildings.smk"

@@ -14,8 +14,8 @@ CFG = resolve_config(config)
 
 
 def job_config(*sections):
-    """The config sections a rule reads, passed as params: a change elsewhere (or narrowing
-    `regions`) does not trigger a re-run of that rule."""
+    """The config sections a rule reads, passed as `params.config`. A change elsewhere, or a
+    narrower `regions`, then re-runs nothing."""
     return {key: CFG[key] for key in ("run_name", "results", "grid", *sections) if key in CFG}
 
 GRID = grid_from_config(CFG)
@@ -25,10 +25,6 @@ CODE_VERSION = windrisk.__version__
 ENV = "../envs/windrisk.yaml"
 
 
-wildcard_constraints:
-    region_id=r"y\d+_x\d+",
-
-
 def is_local(location):
     return "://" not in location
 
@@ -36,6 +32,23 @@ def is_local(location):
 def local_inputs(*locations):
     """Local input files become Snakemake inputs (tracked for reruns); URLs stay params."""
     return [loc for loc in locations if is_local(loc)]
+
+
+# Report quick-looks (rules/report.smk), listed here so that `rule all` can target them.
+REPORT_DIR = Path(PATHS.report_dir)
+REPORT = {
+    "region": str(REPORT_DIR / "regions" / "{region_id}.png"),
+    "overview": str(REPORT_DIR / "overview.png"),
+    "scores": str(REPORT_DIR / "scores.png"),
+    "benchmarks_html": str(REPORT_DIR / "benchmarks.html"),
+    "benchmarks_csv": str(REPORT_DIR / "benchmarks.csv"),
+}
+
+
+def report_targets():
+    """Every report output, so `rule all` builds them and `--report` finds them."""
+    singles = [v for k, v in REPORT.items() if k != "region"]
+    return expand(REPORT["region"], region_id=REGIONS) + singles
 
 
 def wind_distribution_location():

@@ -1,24 +1,8 @@
 # Run report (snakemake --report report.html|zip): a quick-look per region, a CONUS overview,
 # the distribution of building scores and the per-rule benchmark table.
-from pathlib import Path
-
-REPORT_DIR = Path(PATHS.report_dir)
-REPORT = {
-    "region": str(REPORT_DIR / "regions" / "{region_id}.png"),
-    "overview": str(REPORT_DIR / "overview.png"),
-    "scores": str(REPORT_DIR / "scores.png"),
-    "benchmarks_html": str(REPORT_DIR / "benchmarks.html"),
-    "benchmarks_csv": str(REPORT_DIR / "benchmarks.csv"),
-}
 
 
 report: "../report/workflow.rst"
-
-
-def report_targets():
-    """Every report output, so `rule all` builds them and `--report` finds them."""
-    singles = [v for k, v in REPORT.items() if k != "region"]
-    return expand(REPORT["region"], region_id=REGIONS) + singles
 
 
 rule report_region:

@@ -10,7 +10,8 @@ if "hourly" in CFG["inputs"]["wind"]:
         output:
             PATHS.wind_distribution,
         params:
-            hourly=CFG["inputs"]["wind"]["hourly"],
+            # From `input` when local, so storage plugins can stage it; URLs are read directly.
+            hourly=lambda w, input: input[0] if input else CFG["inputs"]["wind"]["hourly"],
             speed_unit=CFG["inputs"]["wind"]["wind_speed_unit"],
         log:
             PATHS.log("wind_distribution", "wind_distribution"),
@@ -46,15 +47,15 @@ rule wind_region:
             CFG["inputs"]["burn_probability"]["2047"],
             CFG["inputs"]["crps"],
             CFG["inputs"]["rps"],
-            wind_distribution_location(),
         ),
+        wind=local_inputs(wind_distribution_location()),
     output:
         PATHS.region_sentinel_pattern,
     params:
         config=job_config("inputs", "store"),
         config_hash=config_hash(job_config("inputs", "store")),
         code_version=CODE_VERSION,
-        wind_distribution=wind_distribution_location(),
+        wind_distribution=lambda w, input: input.wind[0] if input.wind else wind_distribution_location(),
     log:
         PATHS.log("wind_region"),
     benchmark:
