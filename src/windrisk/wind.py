@@ -254,10 +254,10 @@ def _spread_band(src, out, b, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight
     n_rows = min(band, h - i0)
     shape = (n_rows + 2 * pad_r + 1 - axis, w + 2 * pad_c + axis)
     xa = np.empty(shape)
-    xm = np.empty(shape, dtype=np.int16)  # exact counts of burning pixels
+    xm = np.empty(shape, dtype=np.int32)  # exact counts of burning pixels
     _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm)
     acc_a = np.empty(block)
-    acc_m = np.empty(block, dtype=np.int16)
+    acc_m = np.empty(block, dtype=np.int32)
     for j0 in range(0, w, block):  # column blocks outer: the prefix rows in use stay in L2
         nj = min(block, w - j0)
         if _block_count(xm, axis, j0, nj + 2 * pad_c) == 0:  # nothing burns within reach
