@@ -442,7 +442,7 @@ def town_points(
     )
     sigma = rng.uniform(0.003, 0.012, len(centres))
     weight = rng.uniform(0.5, 2.0, len(centres))
-    xs, ys = [], []
+    xs, ys = [np.empty(0)], [np.empty(0)]  # n may be 0 when the special buildings fill the quota
     while sum(len(a) for a in xs) < n:
         pick = rng.choice(len(centres), 2 * n + 16, p=weight / weight.sum())
         x = centres[pick, 0] + rng.normal(0, 1, pick.size) * sigma[pick]
