@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,19 +22,32 @@ from windrisk.paths import RunPaths
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 START = REPO / "scripts" / "slurm" / "start_cluster.sh"
+STOP = REPO / "scripts" / "slurm" / "stop_cluster.sh"
 REGIONS = ("y0_x0", "y1_x1")
 SUBMITTED = re.compile(r"SLURM job ?id (\d+)", re.IGNORECASE)
 
 
+def cluster_is_up() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    proc = subprocess.run(["sinfo", "-h"], capture_output=True, text=True, timeout=30, check=False)
+    return proc.returncode == 0
+
+
 @pytest.fixture(scope="module")
-def slurm_cluster() -> None:
-    """Start (or find running) the one-node cluster; skip with the script's reason if impossible."""
+def slurm_cluster() -> Iterator[None]:
+    """Start the one-node cluster (skip with the script's reason if impossible); stop it after
+    the tests unless it was already running."""
     if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
         pytest.skip("no Slurm (slurmctld) on this machine and no apt-get to install it")
+    was_up = cluster_is_up()
     proc = subprocess.run(["bash", str(START)], capture_output=True, text=True, timeout=600, check=False)
     if proc.returncode == 2:
         pytest.skip(f"cannot set up Slurm here: {proc.stderr.strip()}")
     assert proc.returncode == 0, f"start_cluster.sh failed:\n{proc.stdout}\n{proc.stderr}"
+    yield
+    if not was_up:
+        subprocess.run(["bash", str(STOP)], capture_output=True, timeout=60, check=False)
 
 
 def test_start_cluster_is_idempotent(slurm_cluster: None) -> None:
