@@ -6,7 +6,10 @@
 # Config: config/config.yaml (demo, the default) or --configfile config/conus.yaml.
 
 
-configfile: "config/config.yaml"
+# The demo config is the default; a --configfile replaces it rather than being merged into it.
+if not workflow.config_settings.configfiles:
+
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "rules/common.smk"

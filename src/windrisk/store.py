@@ -743,9 +743,16 @@ def reconcile_sentinels(
 def reconcile_at_parse_time(
     config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
 ) -> list[str]:
-    """The Snakefile hook: reconcile only if the store exists; warn (never fail) on errors."""
+    """The Snakefile hook: reconcile only if sentinels and the store exist; warn on errors.
+
+    With no sentinel on disk there is nothing to set aside, so dry runs of a fresh run (and jobs
+    on machines without the sentinels) never open the store or touch the network.
+    """
     import sys
 
+    sentinels = [paths.region(paths.region_sentinel_pattern, rid) for rid in region_ids]
+    if not any(Path(s).exists() for s in sentinels):
+        return []
     try:
         if not is_object_store(config) and not Path(store_url(config)).exists():
             return []
