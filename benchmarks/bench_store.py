@@ -119,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-regions", type=int, help="regions on S3 (default --regions; moto is slow)")
     parser.add_argument("--writers", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--storage", nargs="+", choices=["local", "s3"], default=["local", "s3"])
+    parser.add_argument("--quick", action="store_true", help="100 regions, 16 writers, 40 on S3")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.regions, args.s3_regions, args.writers = 100, 40, [16]
     started = time.perf_counter()
     with s3_env():
         pool = start_workers(max(args.writers))
