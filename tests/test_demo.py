@@ -19,7 +19,7 @@ from conftest import DEMO_CONFIG, run_snakemake
 from pyproj import CRS
 
 from windrisk.config import grid_from_config, load_config
-from windrisk.demo import NODATA, Coast, generate_demo_inputs
+from windrisk.demo import NODATA, Coast, default_outputs, generate_demo_inputs
 from windrisk.grid import RegionGrid
 from windrisk.rasters import read_on_grid
 
@@ -51,15 +51,7 @@ def small_config(workdir: Path, seed: int) -> dict[str, Any]:
 
 
 def paths_of(cfg: dict[str, Any]) -> dict[str, str]:
-    inputs = cfg["inputs"]
-    return {
-        "bp_2011": inputs["burn_probability"]["2011"],
-        "bp_2047": inputs["burn_probability"]["2047"],
-        "crps": inputs["crps"],
-        "rps": inputs["rps"],
-        "wind": inputs["wind"]["hourly"],
-        "buildings": inputs["buildings"],
-    }
+    return default_outputs(cfg)
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:

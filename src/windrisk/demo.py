@@ -526,22 +526,24 @@ def write_buildings(
 
 
 # ---- entry point ----------------------------------------------------------------------------
+def default_outputs(config: Mapping[str, Any]) -> dict[str, str]:
+    """Where the demo inputs go: the locations the config's ``inputs`` name, by OUTPUT_KEYS."""
+    inputs = config["inputs"]
+    return {
+        "bp_2011": inputs["burn_probability"]["2011"],
+        "bp_2047": inputs["burn_probability"]["2047"],
+        "crps": inputs["crps"],
+        "rps": inputs["rps"],
+        "wind": inputs["wind"]["hourly"],
+        "buildings": inputs["buildings"],
+    }
+
+
 def generate_demo_inputs(
     config: Mapping[str, Any], outputs: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Write every demo input; ``outputs`` (keys: OUTPUT_KEYS) defaults to ``config['inputs']``."""
-    inputs = config["inputs"]
-    paths = dict(
-        outputs
-        or {
-            "bp_2011": inputs["burn_probability"]["2011"],
-            "bp_2047": inputs["burn_probability"]["2047"],
-            "crps": inputs["crps"],
-            "rps": inputs["rps"],
-            "wind": inputs["wind"]["hourly"],
-            "buildings": inputs["buildings"],
-        }
-    )
+    paths = dict(outputs or default_outputs(config))
     missing = [k for k in OUTPUT_KEYS if k not in paths]
     if missing:
         raise ValueError(

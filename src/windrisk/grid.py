@@ -231,13 +231,25 @@ class RegionGrid:
     def pixel_size_m(self, rid: str) -> tuple[float, float]:
         """Ground size (dy_m, dx_m) of one pixel at the region's centre.
 
-        Geographic grids use the WGS84 ellipsoid's meridional and prime-vertical radii, so the
-        x size shrinks with latitude; projected grids are assumed to be in metres.
+        Geographic grids use the WGS84 ellipsoid, so the x size shrinks with latitude; projected
+        grids are assumed to be in metres.
         """
         if not self.is_geographic:
             return abs(self.transform.e), abs(self.transform.a)
-        left, bottom, right, top = self.region_bounds(rid)
-        lat = math.radians((bottom + top) / 2)
+        _, bottom, _, top = self.region_bounds(rid)
+        return self._geographic_pixel_m((bottom + top) / 2)
+
+    def buffer_px(self, buffer_m: float) -> int:
+        """Pixels needed to cover ``buffer_m`` metres in both directions anywhere on the grid."""
+        if not self.is_geographic:
+            return math.ceil(buffer_m / min(abs(self.transform.a), abs(self.transform.e)))
+        # Pixels are narrowest in x at the grid's most poleward row.
+        _, bottom, _, top = self.window_bounds(self.full_window)
+        return math.ceil(buffer_m / min(self._geographic_pixel_m(max(abs(bottom), abs(top)))))
+
+    def _geographic_pixel_m(self, lat_deg: float) -> tuple[float, float]:
+        """(dy_m, dx_m) of a pixel at latitude ``lat_deg`` from the WGS84 radii of curvature."""
+        lat = math.radians(lat_deg)
         e2 = WGS84_F * (2 - WGS84_F)
         w = math.sqrt(1 - e2 * math.sin(lat) ** 2)
         meridional_m = WGS84_A_M * (1 - e2) / w**3
@@ -245,19 +257,6 @@ class RegionGrid:
         dy_m = math.radians(abs(self.transform.e)) * meridional_m
         dx_m = math.radians(abs(self.transform.a)) * prime_vertical_m * math.cos(lat)
         return dy_m, dx_m
-
-    def buffer_px(self, buffer_m: float) -> int:
-        """Pixels needed to cover ``buffer_m`` metres in both directions anywhere on the grid."""
-        if not self.is_geographic:
-            return math.ceil(buffer_m / min(abs(self.transform.a), abs(self.transform.e)))
-        # The x pixel is smallest at the grid's most poleward row.
-        _, bottom, _, top = self.window_bounds(self.full_window)
-        lat = math.radians(max(abs(bottom), abs(top)))
-        e2 = WGS84_F * (2 - WGS84_F)
-        w = math.sqrt(1 - e2 * math.sin(lat) ** 2)
-        dx_m = math.radians(abs(self.transform.a)) * WGS84_A_M / w * math.cos(lat)
-        dy_m = math.radians(abs(self.transform.e)) * WGS84_A_M * (1 - e2) / w**3
-        return math.ceil(buffer_m / min(dx_m, dy_m))
 
 
 def region_id(row: int, col: int) -> str:
