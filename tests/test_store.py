@@ -207,10 +207,18 @@ def test_branch_reset_makes_sentinels_stale(tmp_path: Path, local_cfg: dict) -> 
 def test_parse_time_hook_never_creates_and_fails_soft(tmp_path: Path, local_cfg: dict, capsys) -> None:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
-    assert store.reconcile_at_parse_time(local_cfg, grid, paths, list(grid.all_region_ids)) == []
+    regions = list(grid.all_region_ids)
+    # No sentinel yet: nothing to reconcile, so the store is not even opened.
+    assert store.reconcile_at_parse_time(local_cfg, grid, paths, regions) == []
+    sentinel = Path(paths.region(paths.region_sentinel_pattern, regions[0]))
+    sentinel.parent.mkdir(parents=True)
+    sentinel.write_text('{"snapshot_id": "X"}')
+    assert store.reconcile_at_parse_time(local_cfg, grid, paths, regions) == []
     assert not Path(local_cfg["store"]["url"]).exists()
     dead = small_config(s3_store_section(f"http://127.0.0.1:{free_port()}", "nobucket"))
+    assert store.reconcile_at_parse_time(dead, grid, paths, regions[1:]) == []
+    assert capsys.readouterr().err == ""
     started = time.monotonic()
-    assert store.reconcile_at_parse_time(dead, grid, paths, list(grid.all_region_ids)) == []
+    assert store.reconcile_at_parse_time(dead, grid, paths, regions) == []
     assert time.monotonic() - started < 60
     assert "could not check region sentinels" in capsys.readouterr().err
