@@ -94,3 +94,10 @@ def test_conus_dry_run_as_users_type_it(tmp_path: Path) -> None:
     """The shipped config, store check on: no credentials here, so it warns and carries on."""
     out = run_snakemake(tmp_path, "-n", "--quiet", "rules", configfile=CONUS_CONFIG, timeout=300)
     assert job_stats(out.stdout + out.stderr)["wind_region"] == 405
+
+
+@pytest.mark.parametrize("configfile", ["config.yaml", "conus.yaml"])
+def test_lint_reports_nothing(tmp_path: Path, configfile: str) -> None:
+    proc = run_snakemake(tmp_path, "--lint", configfile=REPO / "config" / configfile)
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
