@@ -3,9 +3,9 @@
 import logging
 
 from windrisk.buildings import write_region_buildings
+from windrisk.io import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to(snakemake.log[0])  # noqa: F821
 rid = snakemake.wildcards.region_id  # noqa: F821
 n = write_region_buildings(snakemake.params.config, rid, snakemake.input.sentinel, snakemake.output[0])  # noqa: F821
 logging.getLogger("windrisk.buildings_region").info("region %s: %d buildings written to %s", rid, n, snakemake.output[0])  # noqa: F821

@@ -1,10 +1,7 @@
 """Snakemake wrapper: write the synthetic demo inputs (rule demo_inputs)."""
 
-import logging
-
 from windrisk.demo import generate_demo_inputs
+from windrisk.io import log_to
 
-smk = snakemake  # noqa: F821 - injected by Snakemake's script directive
-fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-logging.basicConfig(filename=smk.log[0], level=logging.INFO, format=fmt)
-generate_demo_inputs(smk.params.config, dict(smk.output.items()))
+log_to(snakemake.log[0])  # noqa: F821
+generate_demo_inputs(snakemake.params.config, dict(snakemake.output.items()))  # noqa: F821

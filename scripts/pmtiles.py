@@ -2,10 +2,10 @@
 
 import logging
 
+from windrisk.io import log_to
 from windrisk.tiles import build_pmtiles
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to(snakemake.log[0])  # noqa: F821
 plan = build_pmtiles(snakemake.input[0], snakemake.output[0], snakemake.params.tiles)  # noqa: F821
 logging.getLogger("windrisk.pmtiles").info(
     "%d buildings tiled: drop rates %s (high) %s (low), split zoom %d, %d partitions",

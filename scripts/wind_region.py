@@ -1,11 +1,10 @@
 """Snakemake wrapper: compute one region's wind-informed risk, commit it, write its sentinel."""
 
-import logging
-
 from windrisk import store, wind
 from windrisk.grid import RegionGrid
+from windrisk.io import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")  # noqa: F821
+log_to(snakemake.log[0])  # noqa: F821
 cfg, params, rid = snakemake.params.config, snakemake.params, snakemake.wildcards.region_id  # noqa: F821
 grid = RegionGrid.from_config(cfg["grid"])
 arrays = wind.compute_region(cfg, grid, rid, params.wind_distribution)

@@ -41,3 +41,12 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
 def write_json_atomic(target: str | Path, payload: Any) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def log_to(path: str | Path) -> None:
+    """Send this process's log records (INFO and up) to a rule's log file."""
+    import logging
+
+    logging.basicConfig(
+        filename=str(path), level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
