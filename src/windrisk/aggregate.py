@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from windrisk.buildings import SCHEMA, float64_values, geo_metadata, hilbert_key, writer_options
+from windrisk.buildings import SCHEMA, file_schema, float64_values, hilbert_key, writer_options
 from windrisk.io import atomic_path
 
 
@@ -110,7 +110,7 @@ def aggregate(paths: Sequence[str | Path], target: str | Path, row_group_size: i
     if not paths:
         raise ValueError("aggregate: no region building files given; run at least one region")
     geos = [file_geo(p) for p in paths]
-    schema = SCHEMA.with_metadata({b"geo": json.dumps(geo_metadata(union_bbox(geos))).encode()})
+    schema = file_schema(union_bbox(geos))
     rows = 0
     with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema, **writer_options(row_group_size)) as writer:
         for table in row_groups(spatial_order(paths), row_group_size):

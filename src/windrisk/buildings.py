@@ -86,6 +86,11 @@ def geo_metadata(bbox: tuple[float, float, float, float] | None) -> dict[str, An
     return {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}
 
 
+def file_schema(bbox: tuple[float, float, float, float] | None) -> pa.Schema:
+    """``SCHEMA`` with the ``geo`` metadata of a building file of that extent."""
+    return SCHEMA.with_metadata({b"geo": json.dumps(geo_metadata(bbox)).encode()})
+
+
 def writer_options(row_group_size: int) -> dict[str, Any]:
     """ParquetWriter options shared by region and CONUS files (zstd, dictionary ids, BSS floats)."""
     return {
@@ -200,7 +205,7 @@ def bbox_of(table: pa.Table) -> tuple[float, float, float, float] | None:
 
 def write_building_file(table: pa.Table, target: str | Path, row_group_size: int) -> None:
     """Write a building table as GeoParquet 1.1 (geoarrow point, zstd), atomically."""
-    schema = SCHEMA.with_metadata({b"geo": json.dumps(geo_metadata(bbox_of(table))).encode()})
+    schema = file_schema(bbox_of(table))
     with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema, **writer_options(row_group_size)) as writer:
         writer.write_table(table.cast(schema), row_group_size=row_group_size)
 
@@ -265,7 +270,7 @@ def centroids(wkb: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def select_region(
-    grid: RegionGrid, rid: str, ids: np.ndarray, x: np.ndarray, y: np.ndarray
+    grid: RegionGrid, rid: str, x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep points whose pixel lies in region ``rid``; return (mask, local rows, local cols)."""
     window = grid.region_window(rid)
@@ -284,7 +289,7 @@ def region_buildings(
     candidates = read_candidates(location, grid.region_bounds(rid))
     ids = np.asarray(candidates.column("id").to_numpy(zero_copy_only=False), dtype=object)
     x, y = centroids(candidates.column("geometry"))
-    mask, rows, cols = select_region(grid, rid, ids, x, y)
+    mask, rows, cols = select_region(grid, rid, x, y)
     n = int(mask.sum())
     if arrays is None:
         values = {name: np.full(n, np.nan, np.float32) for name in VARIABLES}

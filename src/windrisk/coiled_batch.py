@@ -135,8 +135,12 @@ def run_options(
     """Keyword arguments for ``coiled.batch.run``; a VM type wins over cpu/memory."""
     if settings.software and settings.container:
         raise CoiledBatchError("config 'coiled': set either 'software' or 'container', not both")
-    options: dict[str, Any] = {"name": name, "region": settings.region}
-    options.update(software=settings.software, container=settings.container)
+    options: dict[str, Any] = {
+        "name": name,
+        "region": settings.region,
+        "software": settings.software,
+        "container": settings.container,
+    }
     if settings.vm_type:
         options["vm_type"] = [settings.vm_type]
     else:
@@ -196,7 +200,7 @@ def classify(result: Any) -> tuple[str, str]:
             return FAILED, f"cluster {'/'.join(sorted(cluster_states))} before any task ran"
         return RUNNING, "no task started yet"
     states = [str(task.get("state") or "").lower() for task in tasks]
-    unknown = sorted({s for s in states} - TASK_RUNNING - TASK_DONE - TASK_FAILED)
+    unknown = sorted(set(states) - TASK_RUNNING - TASK_DONE - TASK_FAILED)
     if unknown:
         return FAILED, f"unknown Coiled task state(s) {unknown}; treating the job as failed"
     if any(s in TASK_FAILED for s in states):
@@ -242,6 +246,7 @@ def detach_cancel(job_ids: Sequence[str]) -> subprocess.Popen[bytes]:
 
 # ---- helpers ------------------------------------------------------------------------------------
 def _coiled(module: str) -> ModuleType:
+    """Import ``module`` (coiled or a submodule) or raise CoiledBatchError with the fix."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -252,10 +257,12 @@ def _coiled(module: str) -> ModuleType:
 
 
 def _as_id(job_id: str) -> int | str:
+    """A job id from the command line as Coiled wants it: int when numeric (cluster ids are)."""
     return int(job_id) if job_id.isdigit() else job_id
 
 
 def _src_dir() -> str:
+    """The folder holding the ``windrisk`` package, for the detached process's PYTHONPATH."""
     return str(Path(__file__).resolve().parents[1])
 
 
@@ -319,6 +326,7 @@ def cancel_main(argv: Sequence[str]) -> int:
 
 
 def _cancel_now_main(argv: Sequence[str]) -> int:
+    """``cancel-now ID [ID ...]`` (the detached process): exit 1 if any id was not cancelled."""
     try:
         return 1 if cancel(list(argv)) else 0
     except CoiledBatchError as exc:

@@ -54,6 +54,7 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from scipy import ndimage
 
+from windrisk.buildings import HILBERT_LEVEL, _hilbert_encode
 from windrisk.config import grid_from_config
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
@@ -90,6 +91,7 @@ class Coast:
         return self.x_b + self.width * (0.45 + wiggle)
 
     def is_land(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """True where (lon, lat) lies on or east of the coastline."""
         return np.asarray(lon) >= self.lon(lat)
 
 
@@ -306,12 +308,13 @@ def write_hourly(
     geo = " ".join(
         repr(float(v)) for v in (x_edges[0], WIND_STEP_DEG, 0.0, y_edges[0], 0.0, -WIND_STEP_DEG)
     )
+    wkt = CRS.from_epsg(4326).to_wkt()
     data_vars["spatial_ref"] = (
         (),
         np.int32(0),
         {
-            "crs_wkt": CRS.from_epsg(4326).to_wkt(),
-            "spatial_ref": CRS.from_epsg(4326).to_wkt(),
+            "crs_wkt": wkt,
+            "spatial_ref": wkt,
             "grid_mapping_name": "latitude_longitude",
             "GeoTransform": geo,
         },
@@ -460,23 +463,18 @@ def town_points(
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
 
 
-def _hilbert(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
-    """Hilbert-curve index of points quantised to ``bits`` per axis: a compact spatial sort."""
-    n = 1 << bits
+def _hilbert(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Hilbert index of points quantised to 16 bits over their own extent: a compact spatial sort.
+
+    Unlike ``buildings.hilbert_key`` (a fixed CONUS frame), the frame here is the points' own
+    bounding box, so the small demo area still uses the curve's full resolution.
+    """
+    side = (1 << HILBERT_LEVEL) - 1
 
     def quantise(v: np.ndarray) -> np.ndarray:
-        return np.round((v - v.min()) / max(np.ptp(v), 1e-12) * (n - 1)).astype(np.int64)
+        return np.round((v - v.min()) / max(np.ptp(v), 1e-12) * side).astype(np.int64)
 
-    qx, qy, d = quantise(x), quantise(y), np.zeros(x.shape, np.int64)
-    s = n // 2
-    while s > 0:
-        rx, ry = (qx & s) > 0, (qy & s) > 0
-        d += s * s * ((3 * rx) ^ ry)
-        flip = ~ry & rx  # rotate the quadrant so the curve stays continuous
-        qx, qy = np.where(flip, s - 1 - qx, qx), np.where(flip, s - 1 - qy, qy)
-        qx, qy = np.where(~ry, qy, qx), np.where(~ry, qx, qy)
-        s //= 2
-    return d
+    return _hilbert_encode(quantise(x), quantise(y))
 
 
 def write_buildings(
@@ -552,7 +550,8 @@ def generate_demo_inputs(
     grid = grid_from_config(config)
     if not grid.is_geographic:
         raise ValueError(
-            "demo: grid.crs must be geographic (EPSG:4326) for the synthetic demo inputs"
+            f"demo: grid.crs is {grid.crs!r}, but the synthetic demo inputs need a geographic "
+            "grid. Fix: set grid.crs to EPSG:4326 (as config/config.yaml does)"
         )
     demo = config["demo"]
     # Independent streams, so changing n_buildings or hours leaves the other files unchanged.
@@ -562,10 +561,9 @@ def generate_demo_inputs(
     coast = Coast(grid)
     log.info("writing demo rasters (seed %s)", demo["seed"])
     write_rasters(raster_rng, grid, int(config["grid"]["buffer_px"]), coast, paths)
-    log.info("writing %s hours of surface fields to %s", demo.get("hours", 720), paths["wind"])
-    write_hourly(wind_rng, grid, coast, int(demo.get("hours", 720)), paths["wind"])
-    log.info("writing %s buildings to %s", demo.get("n_buildings", 20_000), paths["buildings"])
-    write_buildings(
-        building_rng, grid, coast, int(demo.get("n_buildings", 20_000)), paths["buildings"]
-    )
+    hours, n_buildings = int(demo.get("hours", 720)), int(demo.get("n_buildings", 20_000))
+    log.info("writing %s hours of surface fields to %s", hours, paths["wind"])
+    write_hourly(wind_rng, grid, coast, hours, paths["wind"])
+    log.info("writing %s buildings to %s", n_buildings, paths["buildings"])
+    write_buildings(building_rng, grid, coast, n_buildings, paths["buildings"])
     return {k: str(v) for k, v in paths.items()}

@@ -90,10 +90,16 @@ def equilibrium_moisture(t_f: np.ndarray, rh: np.ndarray) -> np.ndarray:
         )
 
 
+def _check_speed_unit(speed_unit: str) -> None:
+    """Raise ValueError naming ``inputs.wind.wind_speed_unit`` unless it is a known unit."""
+    if speed_unit not in SPEED_FACTORS:
+        raise ValueError(f"inputs.wind.wind_speed_unit is {speed_unit!r}; allowed: {sorted(SPEED_FACTORS)}. "
+                         "Fix: set inputs.wind.wind_speed_unit to one of them in the config")
+
+
 def fosberg(t_k: np.ndarray, rh: np.ndarray, speed_ms: np.ndarray, speed_unit: str = "m/s") -> np.ndarray:
     """Temperature (K), RH (%) and wind speed (m/s) → Fosberg index with U in ``speed_unit``."""
-    if speed_unit not in SPEED_FACTORS:
-        raise ValueError(f"inputs.wind.wind_speed_unit is {speed_unit!r}; allowed: {sorted(SPEED_FACTORS)}")
+    _check_speed_unit(speed_unit)
     t_f = (np.asarray(t_k, dtype=np.float64) - 273.15) * 9.0 / 5.0 + 32.0
     x = equilibrium_moisture(t_f, rh) / 30.0
     eta = 1.0 - 2.0 * x + 1.5 * x**2 - 0.5 * x**3
@@ -163,7 +169,12 @@ def _hourly_frame(ds: xr.Dataset, location: str) -> tuple[str, Affine]:
         raise ValueError(f"inputs.wind.hourly: {location} has no 'spatial_ref' variable with 'crs_wkt' and "
                          "'GeoTransform' attributes. Fix: write the store with a CF grid mapping "
                          "(as windrisk.demo does)")
-    return str(attrs["crs_wkt"]), Affine.from_gdal(*parse_geotransform(attrs["GeoTransform"]))
+    try:
+        geotransform = parse_geotransform(attrs["GeoTransform"])
+    except ValueError as exc:
+        raise ValueError(f"inputs.wind.hourly: {location}: cannot read spatial_ref's GeoTransform ({exc}). "
+                         "Fix: set it to the 6 numbers of the GDAL GeoTransform of the pixel edges") from None
+    return str(attrs["crs_wkt"]), Affine.from_gdal(*geotransform)
 
 
 def parse_geotransform(value: str | Sequence[float]) -> list[float]:
@@ -196,8 +207,7 @@ def derive_distribution(hourly_location: str, out_path: str | Path, speed_unit: 
     import xarray as xr
     from affine import Affine
 
-    if speed_unit not in SPEED_FACTORS:
-        raise ValueError(f"inputs.wind.wind_speed_unit is {speed_unit!r}; allowed: {sorted(SPEED_FACTORS)}")
+    _check_speed_unit(speed_unit)
     try:
         ds = xr.open_zarr(hourly_location, consolidated=False)
     except (FileNotFoundError, ValueError, KeyError) as exc:

@@ -32,12 +32,15 @@ class PlanError(RuntimeError):
 
 @dataclass(frozen=True)
 class StepPlan:
+    """One step's count of outputs already done and still to run."""
+
     step: str
     done: int
     to_run: int
 
     @property
     def total(self) -> int:
+        """Outputs of the step in this run: done plus to run."""
         return self.done + self.to_run
 
 
@@ -97,6 +100,7 @@ def plan(snakefile: Path, args: Sequence[str]) -> list[StepPlan]:
 
 
 def format_table(steps: Sequence[StepPlan]) -> str:
+    """The plan as a fixed-width text table, one row per step."""
     lines = [f"{'step':<18}{'done':>8}{'to run':>8}{'total':>8}"]
     lines += [f"{s.step:<18}{s.done:>8}{s.to_run:>8}{s.total:>8}" for s in steps]
     return "\n".join(lines)

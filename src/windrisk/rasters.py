@@ -43,6 +43,7 @@ class InputError(ValueError):
 
 
 def _fail(name: str, location: str, problem: str, fix: str) -> InputError:
+    """The InputError for config key ``name``: what is wrong with ``location`` and the fix."""
     return InputError(f"{name}: {problem} ({location}). Fix: {fix}")
 
 
@@ -103,6 +104,7 @@ def _open(location: str, name: str) -> rasterio.DatasetReader:
 
 def _native_window(
     src: rasterio.DatasetReader,
+    src_crs: str,
     grid: RegionGrid,
     window: Window,
     margin_px: int,
@@ -111,7 +113,6 @@ def _native_window(
 ) -> tuple[int, int, int, int]:
     """Native (row0, row1, col0, col1) covering the window's edge bounds plus a margin, clipped."""
     left, bottom, right, top = grid.window_bounds(window)
-    src_crs = src.crs.to_wkt()
     if _same_crs(grid.crs, src_crs):
         xs = np.array([left, right, left, right])
         ys = np.array([bottom, bottom, top, top])
@@ -218,7 +219,9 @@ def read_on_grid(
                 "use a georeferenced GeoTIFF (e.g. set it with `gdal_edit.py -a_srs EPSG:5070`)",
             )
         src_crs = src.crs.to_wkt()
-        row0, row1, col0, col1 = _native_window(src, grid, window, margin_native_px, name, location)
+        row0, row1, col0, col1 = _native_window(
+            src, src_crs, grid, window, margin_native_px, name, location
+        )
         try:
             native = _read_native(src, (row0, row1), (col0, col1))
         except RasterioError as exc:

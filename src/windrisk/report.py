@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,7 @@ def quicklook_region(
 
 
 def averaged(step: int) -> str:
+    """Title suffix saying how many pixels each image pixel averages ("" when none)."""
     return f", {step} x {step} px averaged" if step > 1 else ""
 
 
@@ -187,6 +188,7 @@ class Mosaic:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, cols) of the block-averaged mosaic."""
         return math.ceil(self.window.shape[0] / self.step), math.ceil(self.window.shape[1] / self.step)
 
     def offset(self, window: Window) -> tuple[int, int]:
@@ -260,10 +262,16 @@ def plot_score_distribution(counts: Mapping[str, np.ndarray], out_png: str | Pat
 
 # ---- benchmarks ---------------------------------------------------------------------------------
 def _number(value: str) -> float:
+    """A benchmark TSV field as a float; NaN for "NA" and other non-numbers."""
     try:
         return float(value)
     except ValueError:  # Snakemake writes "NA" where a measure is unavailable
         return math.nan
+
+
+def _finite_stat(reduce: Callable[[np.ndarray], Any], values: np.ndarray, digits: int) -> float:
+    """``reduce`` (NaN-skipping) of ``values`` rounded to ``digits``; NaN when none is finite."""
+    return round(float(reduce(values)), digits) if np.isfinite(values).any() else math.nan
 
 
 def benchmark_summary(benchmark_dir: str | Path) -> list[dict[str, Any]]:
@@ -283,15 +291,16 @@ def benchmark_summary(benchmark_dir: str | Path) -> list[dict[str, Any]]:
             "rule": rule_dir.name,
             "jobs": len(records),
             "total_s": round(float(np.nansum(wall)), 2),
-            "mean_s": round(float(np.nanmean(wall)), 2) if np.isfinite(wall).any() else math.nan,
-            "max_s": round(float(np.nanmax(wall)), 2) if np.isfinite(wall).any() else math.nan,
-            "max_rss_mb": round(float(np.nanmax(rss)), 1) if np.isfinite(rss).any() else math.nan,
+            "mean_s": _finite_stat(np.nanmean, wall, 2),
+            "max_s": _finite_stat(np.nanmax, wall, 2),
+            "max_rss_mb": _finite_stat(np.nanmax, rss, 1),
             "cpu_s": round(float(np.nansum(cpu)), 2),
         })
     return rows
 
 
 def write_benchmark_csv(rows: Sequence[Mapping[str, Any]], out_csv: str | Path) -> Path:
+    """Write the ``benchmark_summary`` rows as CSV with ``BENCHMARK_COLUMNS``; return the path."""
     with atomic_path(out_csv) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=BENCHMARK_COLUMNS)
         writer.writeheader()

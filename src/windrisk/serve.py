@@ -70,6 +70,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
     _remaining: int | None = None
 
     def end_headers(self) -> None:
+        """Advertise byte ranges and forbid stale caching on every reply."""
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
@@ -85,7 +86,8 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         except OSError:
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
-        size = os.fstat(f.fileno()).st_size
+        stat = os.fstat(f.fileno())
+        size = stat.st_size
         try:
             span = parse_range(self.headers["Range"], size)
         except RangeNotSatisfiable:
@@ -105,7 +107,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", self.guess_type(str(path)))
         self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.send_header("Content-Length", str(self._remaining))
-        self.send_header("Last-Modified", self.date_time_string(int(os.fstat(f.fileno()).st_mtime)))
+        self.send_header("Last-Modified", self.date_time_string(int(stat.st_mtime)))
         self.end_headers()
         return f
 
@@ -123,6 +125,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             remaining -= len(chunk)
 
     def log_message(self, format: str, *args: object) -> None:
+        """Log each request to stderr unless the server is ``quiet``."""
         if not getattr(self.server, "quiet", False):
             super().log_message(format, *args)
 
@@ -153,6 +156,7 @@ def make_server(directory: str | Path, port: int = 0, quiet: bool = False) -> Ma
 
 
 def server_url(server: MapServer) -> str:
+    """The ``http://host:port/`` address the server listens on."""
     host, port = server.server_address[:2]
     return f"http://{host}:{port}/"
 
@@ -166,6 +170,7 @@ def tiles_dir_from_config(configfile: str | Path) -> Path:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Command-line options of ``windrisk serve``."""
     parser = argparse.ArgumentParser(prog="windrisk serve", description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--configfile", help="workflow config; serves <results>/tiles")

@@ -43,8 +43,9 @@ import json
 import logging
 import os
 import random
+import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -96,14 +97,17 @@ class CommitError(StoreError):
 
 # ---- storage -----------------------------------------------------------------------------
 def store_url(config: Mapping[str, Any]) -> str:
+    """``store.url`` as given: a local path or ``s3://bucket/prefix``."""
     return str(config["store"]["url"])
 
 
 def branch_of(config: Mapping[str, Any]) -> str:
+    """The branch every region commits to (``store.branch``, default ``main``)."""
     return str(config["store"].get("branch", "main"))
 
 
 def is_object_store(config: Mapping[str, Any]) -> bool:
+    """True for a URL store (S3), False for a local path (whose commits need the flock)."""
     return "://" in store_url(config)
 
 
@@ -116,7 +120,7 @@ def storage_from_config(config: Mapping[str, Any], *, fail_fast: bool = False) -
             raise StoreError(f"store.url {url!r} must be s3://<bucket>/<prefix> with a non-empty prefix")
         s3 = config["store"].get("s3", {})
         anonymous = bool(s3.get("anonymous", False))
-        storage = ic.s3_storage(
+        return ic.s3_storage(
             bucket=bucket,
             prefix=prefix.strip("/"),
             region=s3.get("region"),
@@ -127,7 +131,6 @@ def storage_from_config(config: Mapping[str, Any], *, fail_fast: bool = False) -
             from_env=None if anonymous else True,  # AWS_ACCESS_KEY_ID etc.; never from config
             network_stream_timeout_seconds=10 if fail_fast else 60,
         )
-        return storage
     if "://" in url:
         raise StoreError(f"store.url {url!r}: only a local path or s3://bucket/prefix is supported")
     if "ICECHUNK_LOG" not in os.environ:
@@ -197,15 +200,17 @@ def _coord_attrs(grid: RegionGrid, axis: str) -> dict[str, str]:
 
 
 def _root_attrs(config: Mapping[str, Any], grid: RegionGrid) -> dict[str, Any]:
+    """The template's global attributes: provenance, layout and the region-id convention."""
+    signature = grid_signature(grid)
     return {
         "title": "windrisk: wind-informed wildfire risk",
         "run_name": str(config.get("run_name", "")),
         "sources": list(SOURCES),
         "license": LICENSE,
         "windrisk_version": windrisk.__version__,
-        "windrisk_grid": grid_signature(grid),
+        "windrisk_grid": signature,
         "windrisk_variables": list(VARIABLES),
-        "affine": [float(v) for v in tuple(grid.transform)[:6]],
+        "affine": list(signature["transform"]),
         "rows_ascend_north": bool(grid.rows_ascend_north),
         "region_id_convention": REGION_ID_CONVENTION,
         "Conventions": "CF-1.8",
@@ -329,6 +334,7 @@ def _new_repo_config() -> ic.RepositoryConfig:
 
 
 def _root_snapshot(repo: ic.Repository) -> ic.SnapshotInfo:
+    """The repository's initial commit (Icechunk creates it on ``main``, whatever our branch)."""
     return list(repo.ancestry(branch="main"))[-1]
 
 
@@ -338,15 +344,26 @@ def _being_created(repo: ic.Repository) -> bool:
     return age < timedelta(seconds=TEMPLATE_WAIT_S)
 
 
-def _wait_until_exists(config: Mapping[str, Any], storage: ic.Storage, cause: Exception, timeout_s: float = 60) -> None:
+def _poll(ready: Callable[[], bool], timeout_s: float, pause_s: tuple[float, float]) -> bool:
+    """Call ``ready`` until it is True (return True) or ``timeout_s`` has passed (return False).
+
+    The pause between calls is drawn from ``pause_s`` so that waiting jobs do not retry in step.
+    """
     deadline = time.monotonic() + timeout_s
-    while not ic.Repository.exists(storage):
+    while not ready():
         if time.monotonic() >= deadline:
-            raise StoreError(
-                f"cannot create an Icechunk store at store.url={store_url(config)!r} ({cause}); "
-                "the location holds other objects: point store.url at an empty prefix"
-            ) from cause
-        time.sleep(random.uniform(0.1, 0.5))
+            return False
+        time.sleep(random.uniform(*pause_s))
+    return True
+
+
+def _wait_until_exists(config: Mapping[str, Any], storage: ic.Storage, cause: Exception, timeout_s: float = 60) -> None:
+    """Wait for a concurrent creator's repository to appear; StoreError if it never does."""
+    if not _poll(lambda: bool(ic.Repository.exists(storage)), timeout_s, (0.1, 0.5)):
+        raise StoreError(
+            f"cannot create an Icechunk store at store.url={store_url(config)!r} ({cause}); "
+            "the location holds other objects: point store.url at an empty prefix"
+        ) from cause
 
 
 def _commit_template(repo: ic.Repository, config: Mapping[str, Any], grid: RegionGrid) -> str:
@@ -429,6 +446,15 @@ def lock_path(config: Mapping[str, Any]) -> Path:
     return store.with_name(store.name + ".commit-lock")
 
 
+def _try_flock(fd: int) -> bool:
+    """Take the exclusive lock on ``fd`` without blocking; False when another process holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @contextmanager
 def commit_lock(config: Mapping[str, Any], timeout_s: float) -> Iterator[None]:
     """Exclusive flock around a commit on local storage; nothing on object stores."""
@@ -439,18 +465,11 @@ def commit_lock(config: Mapping[str, Any], timeout_s: float) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o664)
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"waited {timeout_s:.0f} s for the commit lock {path}; another process holds it. "
-                        "Check for a hung job, or raise store.commit.lock_timeout_s"
-                    ) from None
-                time.sleep(random.uniform(0.005, 0.03))
+        if not _poll(lambda: _try_flock(fd), timeout_s, (0.005, 0.03)):
+            raise StoreError(
+                f"waited {timeout_s:.0f} s for the commit lock {path}; another process holds it. "
+                "Check for a hung job, or raise store.commit.lock_timeout_s"
+            )
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock (so does the process dying)
@@ -497,17 +516,20 @@ def _region_arrays(grid: RegionGrid, rid: str, arrays: Mapping[str, np.ndarray])
         arr = np.asarray(arrays[name], dtype=np.float32)
         if arr.shape != shape:
             raise ValueError(f"region {rid}: array {name!r} has shape {arr.shape}, the region is {shape}")
-        # One NaN bit pattern, so the hash matches what the store returns for all-NaN chunks.
-        out[name] = np.ascontiguousarray(np.where(np.isnan(arr), np.float32(np.nan), arr))
+        out[name] = _canonical_nan(arr)
     return out
+
+
+def _canonical_nan(arr: np.ndarray) -> np.ndarray:
+    """Contiguous copy with one NaN bit pattern, so hashes match the store's all-NaN chunks."""
+    return np.ascontiguousarray(np.where(np.isnan(arr), np.float32(np.nan), arr))
 
 
 def data_sha256(arrays: Mapping[str, np.ndarray]) -> str:
     """SHA-256 over the region's float32 arrays in VARIABLES order (NaNs canonicalised)."""
     digest = hashlib.sha256()
     for name in VARIABLES:
-        arr = np.asarray(arrays[name], dtype=np.float32)
-        digest.update(np.ascontiguousarray(np.where(np.isnan(arr), np.float32(np.nan), arr)).tobytes())
+        digest.update(_canonical_nan(np.asarray(arrays[name], dtype=np.float32)).tobytes())
     return digest.hexdigest()
 
 
@@ -525,7 +547,8 @@ def _read_session_region(session: ic.Session, grid: RegionGrid, rid: str) -> dic
     return {name: np.asarray(group[name][rows, cols], dtype=np.float32) for name in VARIABLES}
 
 
-def _written_at(session: ic.Session, grid: RegionGrid, rid: str) -> int:
+def _written_mark(session: ic.Session, grid: RegionGrid, rid: str) -> int:
+    """The region's ``written`` mark (0 or 1) in ``session``."""
     return int(zarr.open_array(session.store, path=WRITTEN, mode="r")[grid.chunk_index(rid)])
 
 
@@ -540,7 +563,7 @@ def _disproof(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id
     if not _on_branch(repo, branch_of(config), snapshot_id):
         return f"snapshot {snapshot_id} is not on branch {branch_of(config)!r}"
     session = repo.readonly_session(snapshot_id=snapshot_id)
-    if _written_at(session, grid, rid) != 1:
+    if _written_mark(session, grid, rid) != 1:
         return f"written mark of {rid} is 0 at {snapshot_id}"
     got = data_sha256(_read_session_region(session, grid, rid))
     return None if got == sha else f"data of {rid} at {snapshot_id} hashes to {got}, expected {sha}"
@@ -681,10 +704,19 @@ class BranchView:
 
 def branch_view(config: Mapping[str, Any], grid: RegionGrid, *, fail_fast: bool = False) -> BranchView:
     """One readonly session: read ``written`` once, list the ancestry once."""
-    empty = np.zeros(grid.n_chunks, dtype=np.uint8)
     if not store_exists(config, fail_fast=fail_fast):
-        return BranchView(False, None, empty, frozenset())
-    repo = open_repo(config, fail_fast=fail_fast)
+        return _no_store_view(grid)
+    return _branch_view_of(open_repo(config, fail_fast=fail_fast), config, grid)
+
+
+def _no_store_view(grid: RegionGrid) -> BranchView:
+    """The view when no repository exists: nothing written, no snapshots."""
+    return BranchView(False, None, np.zeros(grid.n_chunks, dtype=np.uint8), frozenset())
+
+
+def _branch_view_of(repo: ic.Repository, config: Mapping[str, Any], grid: RegionGrid) -> BranchView:
+    """``branch_view`` of an already opened repository (saves a second open per command)."""
+    empty = np.zeros(grid.n_chunks, dtype=np.uint8)
     if branch_of(config) not in repo.list_branches():
         return BranchView(True, None, empty, frozenset())
     session = repo.readonly_session(branch=branch_of(config))
@@ -697,6 +729,7 @@ def branch_view(config: Mapping[str, Any], grid: RegionGrid, *, fail_fast: bool 
 
 
 def sentinel_path(paths: RunPaths, rid: str) -> Path:
+    """Where region ``rid``'s sentinel lives in this run."""
     return Path(paths.region(paths.region_sentinel_pattern, rid))
 
 
@@ -748,15 +781,10 @@ def reconcile_at_parse_time(
     With no sentinel on disk there is nothing to set aside, so dry runs of a fresh run (and jobs
     on machines without the sentinels) never open the store or touch the network.
     """
-    import sys
-
-    sentinels = [paths.region(paths.region_sentinel_pattern, rid) for rid in region_ids]
-    if not any(Path(s).exists() for s in sentinels):
+    if not any(sentinel_path(paths, rid).exists() for rid in region_ids):
         return []
     try:
-        if not is_object_store(config) and not Path(store_url(config)).exists():
-            return []
-        view = branch_view(config, grid, fail_fast=True)
+        view = branch_view(config, grid, fail_fast=True)  # a missing local store: no I/O beyond a stat
         if not view.exists:
             return []
         moved = reconcile_sentinels(config, grid, paths, region_ids, view=view)
@@ -787,8 +815,8 @@ def verify_regions(
     config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
 ) -> list[Verification]:
     """Every present sentinel: snapshot on the branch, mark set, data matches ``data_sha256``."""
-    view = branch_view(config, grid)
-    repo = open_repo(config) if view.exists else None
+    repo = open_repo(config) if store_exists(config) else None
+    view = _branch_view_of(repo, config, grid) if repo is not None else _no_store_view(grid)
     results = []
     for rid in region_ids:
         path = sentinel_path(paths, rid)
@@ -825,7 +853,7 @@ def collect_garbage(
     """
     repo = open_repo(config)
     cutoff = datetime.now(UTC) - older_than
-    view = branch_view(config, grid)
+    view = _branch_view_of(repo, config, grid)
     kept = [s.snapshot_id for s in region_status(config, grid, region_ids, paths, view=view)
             if s.state == "done" and s.snapshot_id]
     if kept:

@@ -46,6 +46,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``status``, ``verify`` and ``gc`` sub-commands, each with --configfile and --config."""
     parser = argparse.ArgumentParser(prog="windrisk store", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -64,12 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> tuple[dict[str, Any], RegionGrid, RunPaths, list[str]]:
+    """The resolved config, its grid, run paths and selected regions (relative to the cwd)."""
     config = load_config(args.configfile, parse_overrides(args.config))
     grid = grid_from_config(config)
     return config, grid, RunPaths(config["results"]), selected_region_ids(config, grid, base_dir=Path.cwd())
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Print how many regions are done, missing, stale or unrecorded (always exit 0)."""
     config, grid, paths, rids = _load(args)
     states = store.region_status(config, grid, rids, paths)
     counts = Counter(s.state for s in states)
@@ -90,6 +93,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """Check every present sentinel against the store; exit 1 when any fails."""
     config, grid, paths, rids = _load(args)
     results = store.verify_regions(config, grid, paths, rids)
     failed = [r for r in results if not r.ok]
@@ -104,6 +108,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    """Expire old snapshots and collect garbage; print the report as JSON."""
     config, grid, paths, rids = _load(args)
     report = store.collect_garbage(config, grid, paths, rids, args.older_than, dry_run=args.dry_run)
     print(json.dumps(report, indent=1, default=str))
@@ -114,6 +119,7 @@ COMMANDS = {"status": cmd_status, "verify": cmd_verify, "gc": cmd_gc}
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``windrisk store``: exit 2 with the message on a config or store error."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return COMMANDS[args.action](args)

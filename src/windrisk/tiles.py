@@ -26,6 +26,7 @@ The archives are merged tile by tile (already-compressed bytes are copied) into 
 
 from __future__ import annotations
 
+import gzip
 import heapq
 import json
 import math
@@ -33,6 +34,7 @@ import mmap
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,16 +128,16 @@ def wkb_points(x: np.ndarray, y: np.ndarray) -> pa.BinaryArray:
 
 def xy_of(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates of a building batch's GeoArrow points."""
-    geom = batch.column(batch.schema.get_field_index("geometry"))
+    geom = batch.column("geometry")
     return float64_values(geom.field("x")), float64_values(geom.field("y"))
 
 
 def slim_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """The map's attributes (rounded) and a WKB point, from a building batch."""
     x, y = xy_of(batch)
-    cols = [batch.column(batch.schema.get_field_index("id"))]
-    cols += [round_significant(batch.column(batch.schema.get_field_index(n))) for n in ROUNDED]
-    cols += [batch.column(batch.schema.get_field_index(n)) for n in ("score_2011", "score_2047")]
+    cols = [batch.column("id")]
+    cols += [round_significant(batch.column(n)) for n in ROUNDED]
+    cols += [batch.column(n) for n in ("score_2011", "score_2047")]
     return pa.RecordBatch.from_arrays([*cols, wkb_points(x, y)], schema=SLIM_SCHEMA)
 
 
@@ -277,8 +279,6 @@ def metadata_for(plan: TilePlan, layer: str, source: mmap.mmap) -> dict[str, Any
     """TileJSON-style metadata: freestiler's vector_layers with the full zoom range."""
     header = deserialize_header(source[:127])
     raw = source[header["metadata_offset"] : header["metadata_offset"] + header["metadata_length"]]
-    import gzip
-
     meta = json.loads(gzip.decompress(raw) if header["internal_compression"] == Compression.GZIP else raw)
     for vl in meta.get("vector_layers", []):
         vl.update(minzoom=plan.min_zoom, maxzoom=plan.max_zoom)
@@ -294,9 +294,9 @@ def metadata_for(plan: TilePlan, layer: str, source: mmap.mmap) -> dict[str, Any
 
 def merge_archives(low: Path | None, parts: list[Path], plan: TilePlan, layer: str, target: Path) -> None:
     """Write the low-zoom tiles and each partition's owned tiles into one archive, in id order."""
-    files = [p.open("rb") for p in ([low] if low else []) + parts]
-    try:
-        maps = [mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) for f in files]
+    with ExitStack() as stack:  # closes the maps, then their files, also on errors
+        files = [stack.enter_context(p.open("rb")) for p in ([low] if low else []) + parts]
+        maps = [stack.enter_context(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) for f in files]
         first_part = 1 if low else 0
         streams = [tagged(m, i, plan, i - first_part) for i, m in enumerate(maps)]
         with target.open("wb") as out:
@@ -304,11 +304,6 @@ def merge_archives(low: Path | None, parts: list[Path], plan: TilePlan, layer: s
             for tid, off, ln, i in heapq.merge(*streams):
                 writer.write_tile(tid, maps[i][off : off + ln])
             writer.finalize(header_for(plan), metadata_for(plan, layer, maps[0]))
-        for m in maps:
-            m.close()
-    finally:
-        for f in files:
-            f.close()
 
 
 def build_pmtiles(

@@ -124,7 +124,8 @@ def write_map_page(
     out_html = Path(out_html)
     if Path(pmtiles_path).resolve().parent != out_html.resolve().parent:
         raise MapPageError(
-            f"the map page {out_html} must sit beside {pmtiles_path}, which it loads by name"
+            f"the map page {out_html} must sit beside {pmtiles_path}, which it loads by name; "
+            f"write the page into {Path(pmtiles_path).parent}"
         )
     regions = regions_geojson(grid, region_ids) if grid is not None and region_ids else None
     config = page_config(pmtiles_path, tiles, regions)
