@@ -188,10 +188,6 @@ class RegionGrid:
     def full_window(self) -> Window:
         return Window(0, self.shape[0], 0, self.shape[1])
 
-    def window_transform(self, window: Window) -> Affine:
-        """Affine of the window's own pixel (0, 0) edge."""
-        return self.transform @ Affine.translation(window.col_start, window.row_start)
-
     def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
         """Pixel-edge (left, bottom, right, top) of a window."""
         x0, y0 = self.transform @ (window.col_start, window.row_start)
