@@ -491,11 +491,18 @@ def fill_isolated_zeros(bp: np.ndarray) -> np.ndarray:
 # ---- reading and the per-region computation ---------------------------------------------------
 @dataclass(frozen=True)
 class WindowInputs:
-    """Gap-filled BP per climate run and the 8-band distribution on one grid window (float32)."""
+    """On one grid window (float32): BP per climate run gap-filled and as published (Riley),
+    and the 8-band distribution."""
 
     window: Window
     bp: dict[str, np.ndarray]
+    bp_riley: dict[str, np.ndarray]
     distribution: np.ndarray
+
+
+def _filled_and_published(native_bp: np.ndarray) -> np.ndarray:
+    """Native BP → (2, rows, cols): gap-filled, then as read; one read and resample serve both."""
+    return np.stack([fill_isolated_zeros(native_bp), native_bp])
 
 
 def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Window,
@@ -504,16 +511,18 @@ def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Wind
     from windrisk.rasters import read_on_grid
 
     bp_inputs = config["inputs"]["burn_probability"]
-    bp = {run: read_on_grid(bp_inputs[run], grid, window, name=f"inputs.burn_probability.{run}",
-                            native_fn=fill_isolated_zeros, margin_native_px=NATIVE_MARGIN_PX)
-          for run in CLIMATE_RUNS}
+    bp, bp_riley = {}, {}
+    for run in CLIMATE_RUNS:
+        bp[run], bp_riley[run] = read_on_grid(
+            bp_inputs[run], grid, window, name=f"inputs.burn_probability.{run}",
+            native_fn=_filled_and_published, margin_native_px=NATIVE_MARGIN_PX)
     dist = read_on_grid(wind_distribution_location, grid, window, name="inputs.wind.distribution")
     if dist.ndim != 3 or dist.shape[0] != len(DIRECTIONS):
         raise ValueError(
             f"inputs.wind.distribution: {wind_distribution_location} has {1 if dist.ndim == 2 else dist.shape[0]} "
             f"band(s); expected {len(DIRECTIONS)} (fractions of fire-weather hours from "
             f"{', '.join(DIRECTIONS)}). Fix: point it at the file written by the wind_distribution rule")
-    return WindowInputs(window, bp, dist)
+    return WindowInputs(window, bp, bp_riley, dist)
 
 
 def distribution_location(config: Mapping[str, Any], given: str | None) -> str:
@@ -552,7 +561,8 @@ def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str,
     region = grid.region_window(rid)
     inner = region.relative_to(inputs.window)
     pixel_size_m = grid.pixel_size_m(rid)
-    out: dict[str, np.ndarray] = {}
+    # The published BP is only needed on the region: crop it before the heavy work.
+    out = {f"bp_{run}_riley": inputs.bp_riley.pop(run)[inner].copy() for run in CLIMATE_RUNS}
     for run in CLIMATE_RUNS:
         # pop: each run's BP is freed as soon as it is used (memory peak of a full region)
         full = wind_informed_bp(inputs.bp.pop(run), inputs.distribution, pixel_size_m, grid.rows_ascend_north)
@@ -564,6 +574,4 @@ def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str,
     out["rps"] = read_on_grid(sources["rps"], grid, region, name="inputs.rps")
     for run in CLIMATE_RUNS:
         out[f"rps_{run}"] = (out[f"bp_{run}"] * out["crps"]).astype(np.float32)
-        out[f"bp_{run}_riley"] = read_on_grid(sources["burn_probability"][run], grid, region,
-                                              name=f"inputs.burn_probability.{run}")
     return {name: np.ascontiguousarray(out[name], dtype=np.float32) for name in VARIABLES}
