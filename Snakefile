@@ -17,8 +17,11 @@ include: "rules/common.smk"
 
 wildcard_constraints:
     region_id=r"y\d+_x\d+",
+    group="|".join(inputs.GROUPS),
+    digest=r"[0-9a-f]{16}",
 
 
+include: "rules/inputs.smk"
 include: "rules/demo.smk"
 include: "rules/wind.smk"
 include: "rules/buildings.smk"

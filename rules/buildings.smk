@@ -4,11 +4,11 @@
 rule buildings_region:
     input:
         sentinel=PATHS.region_sentinel_pattern,
-        buildings=local_inputs(CFG["inputs"]["buildings"]),
+        checked=input_check("buildings"),
     output:
         PATHS.region_buildings_pattern,
     params:
-        config=job_config("inputs", "store", "buildings"),
+        config=job_config("store", "buildings"),
         code_version=CODE_VERSION,
     log:
         PATHS.log("buildings_region"),
@@ -22,9 +22,11 @@ rule buildings_region:
 
 rule aggregate_conus:
     input:
-        expand(PATHS.region_buildings_pattern, region_id=REGIONS),
+        regions=expand(PATHS.region_buildings_pattern, region_id=REGIONS),
+        checked=input_check("buildings"),
     output:
-        PATHS.conus_buildings,
+        buildings=PATHS.conus_buildings,
+        accounting=PATHS.buildings_accounting,
     params:
         config=job_config("buildings"),
     log:

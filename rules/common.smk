@@ -1,12 +1,17 @@
-# Parse-time set-up: validate the config, build the grid, choose regions, fix output paths.
-# Nothing here reads input data or the network, so dry runs work without any data present.
+# Parse-time set-up: validate the config, build the grid, choose regions, fix output paths, and
+# identify the inputs (windrisk.inputs: hashes of local files, cached; ETags of remote ones; an
+# unreachable remote input is left unresolved, so dry runs work offline).
+import json
+import os
 from pathlib import Path
 
 from snakemake.utils import min_version
 
 import windrisk
-from windrisk.config import config_hash, grid_from_config, resolve_config, selected_region_ids
-from windrisk.paths import RunPaths
+from windrisk import inputs
+from windrisk.config import data_region_ids, grid_from_config, resolve_config, selected_region_ids
+from windrisk.paths import RunPaths, produced_inputs
+
 
 min_version("9.0")
 
@@ -15,8 +20,13 @@ CFG = resolve_config(config)
 
 def job_config(*sections):
     """The config sections a rule reads, passed as `params.config`. A change elsewhere, or a
-    narrower `regions`, then re-runs nothing."""
-    return {key: CFG[key] for key in ("run_name", "results", "grid", *sections) if key in CFG}
+    narrower `regions`, then re-runs nothing; keys are sorted, so neither does reordering YAML."""
+    return canonical({key: CFG[key] for key in ("run_name", "results", "grid", *sections) if key in CFG})
+
+
+def canonical(value):
+    """``value`` with every mapping's keys sorted: params are compared as text, key order included."""
+    return json.loads(json.dumps(value, sort_keys=True))
 
 GRID = grid_from_config(CFG)
 REGIONS = selected_region_ids(CFG, GRID, base_dir=Path(workflow.basedir))
@@ -25,13 +35,42 @@ CODE_VERSION = windrisk.__version__
 ENV = "../envs/windrisk.yaml"
 
 
-def is_local(location):
-    return "://" not in location
+# Inputs: identified once by the main process and handed to remote jobs through the environment,
+# so every process names the same check files. A job on a machine without the variable (run by
+# hand) identifies them again.
+PRODUCED = produced_inputs(CFG)
+HASHES = inputs.HashCache(PATHS.identity_cache if workflow.is_main_process else None)
+IDENTITIES_ENV = "WINDRISK_INPUT_IDENTITIES"
+if workflow.is_main_process or IDENTITIES_ENV not in os.environ:
+    INPUTS = inputs.plan_identities(CFG, PRODUCED, HASHES)
+    HASHES.save()
+    os.environ[IDENTITIES_ENV] = json.dumps({g: i.identities for g, i in INPUTS.items()}, sort_keys=True)
+else:
+    INPUTS = {g: inputs.GroupIdentity(g, i) for g, i in json.loads(os.environ[IDENTITIES_ENV]).items()}
 
 
-def local_inputs(*locations):
-    """Local input files become Snakemake inputs (tracked for reruns); URLs stay params."""
-    return [loc for loc in locations if is_local(loc)]
+envvars:
+    IDENTITIES_ENV,
+
+
+def group_identity(group):
+    """The group's identities; demo-made files by their content, once the demo rule (a
+    checkpoint) has made them, so a copy of a demo file elsewhere is the same input."""
+    planned = INPUTS[group]
+    if not planned.produced:
+        return planned
+    # A job process (Slurm, Coiled) runs only after the checkpoint, and its DAG lacks it.
+    if workflow.is_main_process:
+        checkpoints.demo_inputs.get()
+    resolved = inputs.with_produced_identified(CFG, planned, HASHES)
+    HASHES.save()
+    return resolved
+
+
+def input_check(group):
+    """The group's check report: its name holds the inputs' identity digest, and rules take it as
+    ``ancient()``, so re-checking the same inputs never re-runs them (windrisk.inputs)."""
+    return ancient(lambda w: PATHS.input_check(group, group_identity(group).digest))
 
 
 # Report quick-looks (rules/report.smk), listed here so that `rule all` can target them.
@@ -40,6 +79,7 @@ REPORT = {
     "region": str(REPORT_DIR / "regions" / "{region_id}.png"),
     "overview": str(REPORT_DIR / "overview.png"),
     "scores": str(REPORT_DIR / "scores.png"),
+    "accounting": str(REPORT_DIR / "buildings_accounting.html"),
     "benchmarks_html": str(REPORT_DIR / "benchmarks.html"),
     "benchmarks_csv": str(REPORT_DIR / "benchmarks.csv"),
 }
@@ -51,15 +91,15 @@ def report_targets():
     return expand(REPORT["region"], region_id=REGIONS) + singles
 
 
-def wind_distribution_location():
-    wind = CFG["inputs"]["wind"]
-    return wind.get("distribution") or PATHS.wind_distribution
+# Sentinels naming snapshots that are no longer on the store's branch (store reset, recreated or
+# gone, lost commit) are renamed to *.stale so their regions re-run; regions without a sentinel
+# whose newest commit has this run's provenance are adopted (sentinel rewritten, no recompute).
+# Main process only; never creates the store; warns instead of failing when it cannot be reached.
+def expected_region_provenance():
+    return store.expected_provenance(CFG, PATHS, CODE_VERSION, planned=INPUTS["rasters"], cache=HASHES)
 
 
-# Sentinels naming snapshots that are no longer on the store's branch (store reset or recreated,
-# lost commit) are renamed to *.stale so their regions re-run. Main process only; never creates
-# the store; one readonly session; warns instead of failing when the store cannot be reached.
 if workflow.is_main_process and CFG["store"]["reconcile_sentinels"]:
-    from windrisk.store import reconcile_at_parse_time
+    from windrisk import store
 
-    reconcile_at_parse_time(CFG, GRID, PATHS, REGIONS)
+    store.reconcile_at_parse_time(CFG, GRID, PATHS, REGIONS, provenance=expected_region_provenance)

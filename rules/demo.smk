@@ -1,16 +1,22 @@
 # Synthetic demo inputs in the real products' formats, only in configs with a `demo` section.
+# They are written under demo.dir and nowhere else: an `inputs` path outside it must exist.
 if "demo" in CFG:
 
-    rule demo_inputs:
+    from windrisk.paths import demo_outputs
+
+    # A checkpoint: the files it makes are identified by their content once made (rules/common.smk).
+    checkpoint demo_inputs:
+        # After the template: a job still running when Snakemake updates the DAG after this
+        # checkpoint lost every region target on Slurm (rc 0, "2 of 2 steps done").
+        input:
+            ancient(PATHS.store_template),
         output:
-            bp_2011=CFG["inputs"]["burn_probability"]["2011"],
-            bp_2047=CFG["inputs"]["burn_probability"]["2047"],
-            crps=CFG["inputs"]["crps"],
-            rps=CFG["inputs"]["rps"],
-            wind=directory(CFG["inputs"]["wind"]["hourly"]),
-            buildings=CFG["inputs"]["buildings"],
+            **{
+                name: directory(path) if name == "wind" else path
+                for name, path in demo_outputs(CFG).items()
+            },
         params:
-            config=job_config("inputs", "demo"),
+            config=job_config("demo"),
         log:
             PATHS.log("demo_inputs", "demo_inputs"),
         benchmark:

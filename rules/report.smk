@@ -62,12 +62,27 @@ rule report_scores:
         "../scripts/report_scores.py"
 
 
+rule report_accounting:
+    input:
+        PATHS.buildings_accounting,
+    output:
+        report(REPORT["accounting"], category="1. Overview", caption="../report/accounting.rst",
+               labels={"table": "buildings accounted for"}),
+    log:
+        PATHS.log("report_accounting", "report_accounting"),
+    conda:
+        ENV
+    script:
+        "../scripts/report_accounting.py"
+
+
 rule report_benchmarks:
     # Runs after every other job so their benchmark files are all there to summarise.
     input:
         PATHS.map_page,
         REPORT["overview"],
         REPORT["scores"],
+        REPORT["accounting"],
         expand(REPORT["region"], region_id=REGIONS),
     output:
         html=report(REPORT["benchmarks_html"], category="3. Performance",

@@ -7,7 +7,7 @@ rule pmtiles:
     output:
         PATHS.pmtiles,
     params:
-        tiles=CFG["tiles"],
+        tiles=canonical(CFG["tiles"]),
     threads: workflow.cores
     log:
         PATHS.log("pmtiles", "pmtiles"),
@@ -29,8 +29,8 @@ rule map_page:
         # vendor/ (the pinned MapLibre and pmtiles scripts) is copied beside the page.
         PATHS.map_page,
     params:
-        tiles=CFG["tiles"],
-        grid=CFG["grid"],
+        tiles=canonical(CFG["tiles"]),
+        grid=canonical(CFG["grid"]),
         regions=REGIONS,
         # A new page template or vendored library rebuilds the page (params trigger).
         assets=assets_digest(),

@@ -6,13 +6,14 @@ if "hourly" in CFG["inputs"]["wind"]:
 
     rule wind_distribution:
         input:
-            local_inputs(CFG["inputs"]["wind"]["hourly"]),
+            checked=input_check("hourly"),
         output:
             PATHS.wind_distribution,
         params:
-            # From `input` when local, so storage plugins can stage it; URLs are read directly.
-            hourly=lambda w, input: input[0] if input else CFG["inputs"]["wind"]["hourly"],
+            # The location comes from the workflow config in the script (not a rerun trigger).
             speed_unit=CFG["inputs"]["wind"]["wind_speed_unit"],
+        # With dask.cluster: local and dask.workers: 0, one Dask worker per thread.
+        threads: workflow.cores
         log:
             PATHS.log("wind_distribution", "wind_distribution"),
         benchmark:
@@ -41,21 +42,15 @@ rule store_template:
 
 rule wind_region:
     input:
-        template=PATHS.store_template,
-        rasters=local_inputs(
-            CFG["inputs"]["burn_probability"]["2011"],
-            CFG["inputs"]["burn_probability"]["2047"],
-            CFG["inputs"]["crps"],
-            CFG["inputs"]["rps"],
-        ),
-        wind=local_inputs(wind_distribution_location()),
+        # ancient: re-creating the same template or re-checking the same inputs re-runs nothing.
+        template=ancient(PATHS.store_template),
+        checked=input_check("rasters"),
+        **({"wind": PATHS.wind_distribution} if "hourly" in CFG["inputs"]["wind"] else {}),
     output:
         PATHS.region_sentinel_pattern,
     params:
-        config=job_config("inputs", "store"),
-        config_hash=config_hash(job_config("inputs", "store")),
+        config=job_config("store"),
         code_version=CODE_VERSION,
-        wind_distribution=lambda w, input: input.wind[0] if input.wind else wind_distribution_location(),
     log:
         PATHS.log("wind_region"),
     benchmark:

@@ -1,13 +1,12 @@
 """Snakemake wrapper: compute one region's wind-informed risk, commit it, write its sentinel."""
 
-from windrisk import store, wind
-from windrisk.grid import RegionGrid
+from windrisk.config import resolve_config
+from windrisk.inputs import for_job
 from windrisk.io import log_to
+from windrisk.wind import distribution_location, region_job
 
 log_to(snakemake.log[0])  # noqa: F821
-cfg, params, rid = snakemake.params.config, snakemake.params, snakemake.wildcards.region_id  # noqa: F821
-grid = RegionGrid.from_config(cfg["grid"])
-arrays = wind.compute_region(cfg, grid, rid, params.wind_distribution)
-provenance = store.region_provenance(cfg, params.wind_distribution, params.code_version, params.config_hash)
-payload = store.write_region(cfg, grid, rid, arrays, provenance)
-store.write_sentinel(snakemake.output[0], payload)  # noqa: F821
+sm = snakemake  # noqa: F821
+cfg = for_job(resolve_config(sm.config), sm.params.config)
+wind = distribution_location(cfg, sm.input.get("wind"))
+region_job(cfg, sm.wildcards.region_id, wind, sm.input.checked, sm.params.code_version, sm.output[0])

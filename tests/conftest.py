@@ -11,6 +11,8 @@ import pytest
 
 from windrisk.config import load_config
 
+# The moto S3 server fixtures (s3_endpoint, s3_client) for every test module.
+pytest_plugins = ("s3server",)
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "config" / "config.yaml"
 CONUS_CONFIG = REPO / "config" / "conus.yaml"
@@ -56,6 +58,7 @@ def demo_config_in(workdir: Path) -> dict:
     for key in ("crps", "rps", "buildings"):
         inputs[key] = anchor(inputs[key])
     inputs["wind"] = {k: anchor(v) if k in ("hourly", "distribution") else v for k, v in inputs["wind"].items()}
+    cfg["demo"]["dir"] = anchor(cfg["demo"]["dir"])
     return cfg
 
 

@@ -100,3 +100,12 @@ def s3_endpoint() -> Iterator[str]:
     """One moto server per test module, with dummy credentials in the environment."""
     with s3_env(), moto_server() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A boto3 client of the moto server; AWS_ENDPOINT_URL points GDAL and windrisk at it too."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

@@ -155,7 +155,7 @@ def test_empty_region_writes_a_valid_empty_file(tmp_path: Path) -> None:
 
 def test_input_without_covering_is_rejected_with_a_fix(tmp_path: Path) -> None:
     gpd.GeoDataFrame({"id": ["a"]}, geometry=[shapely.box(-122, 38, -121.9, 38.1)], crs=4326).to_parquet(tmp_path / "b.parquet")
-    with pytest.raises(ValueError, match="write_covering_bbox=True"):
+    with pytest.raises(ValueError, match="no bbox covering column.*write_covering_bbox=True"):
         b.region_buildings(str(tmp_path / "b.parquet"), GRID, "y0_x0", constant_arrays())
 
 
@@ -164,3 +164,91 @@ def test_hilbert_key_matches_geopandas() -> None:
     x, y = rng.uniform(-128, -64, 2000), rng.uniform(22, 53, 2000)
     expected = gpd.GeoSeries(shapely.points(x, y)).hilbert_distance(total_bounds=b.CONUS_EXTENT, level=16)
     assert np.array_equal(b.hilbert_key(x, y).astype(np.int64), expected.to_numpy().astype(np.int64))
+
+
+# ---- rows that cannot be written: counted by the region and by the input check's census --------
+def raw_buildings(path: Path, rows: list[tuple[str | None, bytes | None, tuple[float, ...] | None]]) -> Path:
+    """An Overture-style file written row by row, defects included (geopandas would refuse them)."""
+    import pyarrow as pa
+
+    bbox_type = pa.struct([(k, pa.float64()) for k in ("xmin", "ymin", "xmax", "ymax")])
+    table = pa.table({
+        "id": pa.array([r[0] for r in rows], pa.string()),
+        "geometry": pa.array([r[1] for r in rows], pa.binary()),
+        "bbox": pa.array([None if r[2] is None else dict(zip(("xmin", "ymin", "xmax", "ymax"), r[2], strict=True))
+                          for r in rows], bbox_type),
+    })
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {
+        "encoding": "WKB", "geometry_types": ["Polygon"],
+        "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}}}}}
+    pq.write_table(table.replace_schema_metadata({"geo": json.dumps(geo)}), path, row_group_size=3)
+    return path
+
+
+def box_row(key: str | None, x: float, y: float) -> tuple[str | None, bytes, tuple[float, ...]]:
+    geom = shapely.box(x - HALF, y - HALF, x + HALF, y + HALF)
+    return key, shapely.to_wkb(geom), shapely.bounds(geom)
+
+
+def test_defects_are_dropped_counted_and_reconciled(tmp_path: Path) -> None:
+    bowtie = shapely.Polygon([(-122.6, 37.6), (-122.4, 37.8), (-122.4, 37.6), (-122.6, 37.8)])
+    nan_poly = shapely.to_wkb(shapely.Polygon([(-122.5, 37.5), (float("nan"), 37.6), (-122.4, 37.5)]))
+    rows = [
+        box_row("ok1", -122.5, 37.5),
+        box_row(None, -122.5, 37.4),                                   # null id
+        ("nullgeom", None, (-122.6, 37.4, -122.5, 37.5)),              # null geometry, bbox in y0_x0
+        ("nothing", None, None),                                       # no location at all
+        ("corrupt", b"\x01\x07\x00\x00", (-122.6, 37.4, -122.5, 37.5)),  # unparseable WKB
+        ("empty", shapely.to_wkb(shapely.Polygon()), (-122.6, 37.4, -122.5, 37.5)),
+        ("nan", nan_poly, (-122.6, 37.4, -122.5, 37.5)),
+        ("bowtie", shapely.to_wkb(bowtie), shapely.bounds(bowtie)),     # invalid: kept, repaired
+        box_row("dup", -122.5, 37.3),                                  # same id, same shape: once
+        box_row("dup", -122.5, 37.3),
+        box_row("dup2", -122.2, 37.3),                                 # same id, other shapes
+        box_row("dup2", -120.5, 38.5),                                 # ... in another region
+        box_row("far", -100.0, 37.0),                                  # outside the grid
+    ]
+    path = raw_buildings(tmp_path / "b.parquet", rows)
+    found, census = b.census_problems(str(path), GRID, list(GRID.all_region_ids), max_dropped_fraction=1.0)
+    assert found == []
+    assert census["rows"] == 13 and census["outside_grid"] == 1 and census["no_location"]["null_geometry"] == 1
+    assert census["duplicate_ids"] == {"dup": b.wkb_digest(rows[8][1]), "dup2": b.wkb_digest(rows[10][1])}
+    tables = {rid: b.region_buildings(str(path), GRID, rid, constant_arrays(), census) for rid in GRID.all_region_ids}
+    written = sorted(i for t in tables.values() for i in t.column("id").to_pylist())
+    assert written == ["bowtie", "dup", "dup2", "ok1"]
+    account = b.region_account(tables["y0_x0"].schema)
+    assert account["dropped"] == {"null_id": 1, "null_geometry": 1, "unparseable_wkb": 1, "empty_geometry": 1,
+                                  "nan_coordinates": 1, "duplicate_id": 1}
+    assert account["repaired_invalid"] == 1 and account["rows_owned"] == census["regions"]["y0_x0"]["rows"]
+    assert b.region_account(tables["y0_x1"].schema)["dropped"]["duplicate_id"] == 1  # dup2's second shape
+    # Too many drops for the limit: one message with the reasons and example ids.
+    [message] = b.census_problems(str(path), GRID, list(GRID.all_region_ids), max_dropped_fraction=0.1)[0]
+    assert "8 of 13 rows cannot be written" in message and "null_geometry 2" in message
+    assert "buildings.max_dropped_fraction" in message
+
+
+def test_a_wrong_covering_is_an_error(tmp_path: Path) -> None:
+    key, wkb, _ = box_row("moved", -122.5, 37.5)
+    path = raw_buildings(tmp_path / "b.parquet", [box_row("ok", -122.4, 37.4), (key, wkb, (-121.0, 38.0, -120.9, 38.1))])
+    [message] = b.census_problems(str(path), GRID, list(GRID.all_region_ids), max_dropped_fraction=1.0)[0]
+    assert "for 1 rows the bbox covering does not contain the footprint's centroid" in message
+    assert "['moved']" in message and "write_covering_bbox=True" in message
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda t, geo: (t.drop_columns(["geometry"]), geo), "names geometry column 'geometry', which the file lacks"),
+    (lambda t, geo: (t, None), "it is not GeoParquet"),
+    (lambda t, geo: (t.drop_columns(["id"]), geo), "no 'id' column"),
+    (lambda t, geo: (t, {**geo, "columns": {"geometry": {"encoding": "WKB"}}}), "no bbox covering column"),
+    (lambda t, geo: (t, {**geo, "columns": {"geometry": {**geo["columns"]["geometry"], "crs": "EPSG:5070"}}}),
+     "not EPSG:4326"),
+])
+def test_unusable_building_files_are_named_with_a_fix(tmp_path: Path, change, words: str) -> None:
+    write_footprints(tmp_path / "good.parquet", [(-122.5, 37.5)])
+    table = pq.read_table(tmp_path / "good.parquet")
+    geo = json.loads(table.schema.metadata[b"geo"])
+    table, geo = change(table, geo)
+    pq.write_table(table.replace_schema_metadata({"geo": json.dumps(geo)} if geo else {}), tmp_path / "bad.parquet")
+    [message] = b.census_problems(str(tmp_path / "bad.parquet"), GRID, [], 0.001)[0]
+    assert message.startswith(f"inputs.buildings ({tmp_path / 'bad.parquet'}):") and words in message
+    assert "Fix:" in message

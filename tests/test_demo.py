@@ -19,8 +19,9 @@ from conftest import DEMO_CONFIG, run_snakemake
 from pyproj import CRS
 
 from windrisk.config import grid_from_config, load_config
-from windrisk.demo import NODATA, Coast, default_outputs, generate_demo_inputs
+from windrisk.demo import NODATA, Coast, generate_demo_inputs
 from windrisk.grid import RegionGrid
+from windrisk.paths import demo_outputs
 from windrisk.rasters import read_on_grid
 
 SMALL = {"n_buildings": 12_000, "hours": 96}
@@ -47,11 +48,12 @@ def small_config(workdir: Path, seed: int) -> dict[str, Any]:
     for key in ("crps", "rps", "buildings"):
         inputs[key] = str(workdir / inputs[key])
     inputs["wind"]["hourly"] = str(workdir / inputs["wind"]["hourly"])
+    cfg["demo"]["dir"] = str(workdir / cfg["demo"]["dir"])
     return cfg
 
 
 def paths_of(cfg: dict[str, Any]) -> dict[str, str]:
-    return default_outputs(cfg)
+    return demo_outputs(cfg)
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from pyproj import Transformer
 
 from windrisk import rasters
 from windrisk.grid import RegionGrid, Window
-from windrisk.rasters import InputError, input_identity, read_on_grid
+from windrisk.rasters import InputError, read_on_grid
 
 F32_NODATA = -3.4028234663852886e38
 # A small geographic grid with e > 0 (rows ascend north), 2 x 2 regions, and its north-up twin.
@@ -202,73 +200,15 @@ def test_unreadable_no_crs_and_no_overlap_are_input_errors(tmp_path: Path, geo_t
     with pytest.raises(InputError, match=r"inputs.crps: the raster has no CRS"):
         read_on_grid(str(no_crs), GRID, GRID.full_window, name="inputs.crps")
     far = RegionGrid("EPSG:4326", Affine(0.001, 0, 10.0, 0, 0.001, 10.0), (10, 10), (10, 10))
-    with pytest.raises(InputError, match=r"burn_probability.2011: the raster does not overlap"):
+    with pytest.raises(InputError, match=r"burn_probability.2011: in its CRS \(EPSG:4326\) the raster does not overlap"):
         read_on_grid(str(geo_tif), far, far.full_window, name="inputs.burn_probability.2011")
 
 
-def test_input_identity_local(tmp_path: Path, geo_tif: Path) -> None:
-    ident = input_identity(str(geo_tif))
-    assert ident["location"] == str(geo_tif) and ident["size"] == geo_tif.stat().st_size
-    assert ident["mtime"] == geo_tif.stat().st_mtime
-    store = tmp_path / "store.zarr"
-    (store / "a").mkdir(parents=True)
-    (store / "zarr.json").write_text("{}")
-    (store / "a" / "0").write_bytes(b"12345")
-    assert input_identity(str(store))["size"] == 7
-    assert input_identity(str(tmp_path / "missing.tif")) == {
-        "location": str(tmp_path / "missing.tif")
-    }
-
-
-def test_input_identity_remote_is_best_effort(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "f.tif").write_bytes(b"x" * 123)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/f.tif"
-        ident = input_identity(url)
-        assert ident["location"] == url and ident["size"] == 123 and "last_modified" in ident
-    finally:
-        server.shutdown()
-        thread.join()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: must not raise
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    assert input_identity("s3://bucket/key.tif") == {"location": "s3://bucket/key.tif"}
-
-
-def test_s3_reads_like_local_and_has_an_etag(
-    geo_tif: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        for key, value in {
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(key, value)
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="inputs")
-        s3.upload_file(str(geo_tif), "inputs", "geo.tif")
-        remote = read_on_grid(
-            "s3://inputs/geo.tif", GRID, GRID.region_window("y1_x1"), name="inputs.crps"
-        )
-        local = read_on_grid(str(geo_tif), GRID, GRID.region_window("y1_x1"), name="inputs.crps")
-        np.testing.assert_array_equal(remote, local)
-        ident = input_identity("s3://inputs/geo.tif")
-        assert ident["size"] == geo_tif.stat().st_size and len(ident["etag"]) == 32
-        with pytest.raises(InputError, match="inputs.crps: cannot be opened"):
-            read_on_grid("s3://inputs/missing.tif", GRID, GRID.full_window, name="inputs.crps")
-    finally:
-        server.stop()
+def test_s3_reads_like_local(geo_tif: Path, s3_client: Any) -> None:
+    s3_client.create_bucket(Bucket="inputs")
+    s3_client.upload_file(str(geo_tif), "inputs", "geo.tif")
+    remote = read_on_grid("s3://inputs/geo.tif", GRID, GRID.region_window("y1_x1"), name="inputs.crps")
+    local = read_on_grid(str(geo_tif), GRID, GRID.region_window("y1_x1"), name="inputs.crps")
+    np.testing.assert_array_equal(remote, local)
+    with pytest.raises(InputError, match="inputs.crps: cannot be opened"):
+        read_on_grid("s3://inputs/missing.tif", GRID, GRID.full_window, name="inputs.crps")

@@ -27,7 +27,7 @@ REGION = "y1_x1"
 PATHS = RunPaths("results")
 # Steps that read every region (or what reads every region): re-run when any region changes.
 COMBINE = {"aggregate_conus": 1, "pmtiles": 1, "map_page": 1, "report_scores": 1,
-           "report_benchmarks": 1, "all": 1}
+           "report_accounting": 1, "report_benchmarks": 1, "all": 1}
 # One region's wind step changed: its own jobs, the overview of all sentinels, and COMBINE.
 REGION_WIND = {"wind_region": 1, "buildings_region": 1, "report_region": 1, "report_overview": 1,
                **COMBINE}
@@ -54,15 +54,22 @@ def test_complete_run_has_nothing_to_do(work: Path) -> None:
     assert stats == {} and regions == set()
 
 
-@pytest.mark.parametrize("what", ["sentinel", "buildings"])
-def test_deleting_one_region_output_reruns_only_that_region(work: Path, what: str) -> None:
-    pattern = PATHS.region_sentinel_pattern if what == "sentinel" else PATHS.region_buildings_pattern
-    (work / PATHS.region(pattern, REGION)).unlink()
+def test_deleting_one_region_file_reruns_only_that_region(work: Path) -> None:
+    (work / PATHS.region(PATHS.region_buildings_pattern, REGION)).unlink()
     stats, regions = dry_run(work)
-    # Without its sentinel the region's wind step re-runs; without its building file only that.
-    expected = REGION_WIND if what == "sentinel" else {"buildings_region": 1, **COMBINE}
-    assert stats == expected
+    assert stats == {"buildings_region": 1, **COMBINE}
     assert regions == {REGION}
+
+
+def test_a_deleted_sentinel_is_adopted_from_the_store(work: Path) -> None:
+    """The store holds the region with this run's provenance: the sentinel comes back, byte for
+    byte, and nothing re-runs (its writing again is in test_input_workflow.py)."""
+    sentinel = work / PATHS.region(PATHS.region_sentinel_pattern, REGION)
+    before = sentinel.read_bytes()
+    sentinel.unlink()
+    stats, regions = dry_run(work)
+    assert stats == {} and regions == set()
+    assert sentinel.read_bytes() == before
 
 
 def test_clearing_a_written_mark_in_the_store_reruns_that_region(work: Path) -> None:
@@ -94,13 +101,14 @@ def test_region_computed_by_another_code_version_is_rerun(work: Path) -> None:
 
 
 def test_changed_input_reruns_the_jobs_reading_it(work: Path) -> None:
-    """The buildings input is read by every buildings_region job and by nothing upstream."""
+    """The buildings input is read by every buildings_region job and by nothing upstream; its new
+    content is checked first (a new check report, named by the new identity)."""
     buildings = work / demo_config_in(work)["inputs"]["buildings"]
     with buildings.open("ab") as f:  # new content: checksum and mtime both change
         f.write(b"\0")
     stats, regions = dry_run(work)
     n_regions = len(list((work / "results" / "regions").glob("*.parquet")))
-    assert stats == {"buildings_region": n_regions, **COMBINE}
+    assert stats == {"check_inputs": 1, "buildings_region": n_regions, **COMBINE}
     assert len(regions) == n_regions
 
 

@@ -127,13 +127,13 @@ def test_lost_commit_is_written_again(local_cfg: dict, monkeypatch: pytest.Monke
     """A commit whose snapshot is not on the branch (as Icechunk's local backend can lose) is redone."""
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
-    real, calls = store._on_branch, []
+    real, calls = store._branch_commit, []
 
     def first_lost(repo, branch, snap):  # the first proof fails, as if another commit overwrote ours
         calls.append(snap)
-        return len(calls) > 1 and real(repo, branch, snap)
+        return real(repo, branch, snap) if len(calls) > 1 else None
 
-    monkeypatch.setattr(store, "_on_branch", first_lost)
+    monkeypatch.setattr(store, "_branch_commit", first_lost)
     payload = write(local_cfg, "y1_x3")
     assert len(calls) == 2 and payload["snapshot_id"] == calls[1] != calls[0]
 
@@ -208,17 +208,57 @@ def test_parse_time_hook_never_creates_and_fails_soft(tmp_path: Path, local_cfg:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     regions = list(grid.all_region_ids)
-    # No sentinel yet: nothing to reconcile, so the store is not even opened.
+    # A fresh local run: nothing to set aside or adopt, so the store is not even opened.
     assert store.reconcile_at_parse_time(local_cfg, grid, paths, regions) == []
     sentinel = Path(paths.region(paths.region_sentinel_pattern, regions[0]))
     sentinel.parent.mkdir(parents=True)
     sentinel.write_text('{"snapshot_id": "X"}')
-    assert store.reconcile_at_parse_time(local_cfg, grid, paths, regions) == []
+    # A sentinel whose store does not exist is stale (set aside, loudly), and no store is created.
+    assert store.reconcile_at_parse_time(local_cfg, grid, paths, regions) == [regions[0]]
+    assert "store they name is gone" in capsys.readouterr().err
     assert not Path(local_cfg["store"]["url"]).exists()
     dead = small_config(s3_store_section(f"http://127.0.0.1:{free_port()}", "nobucket"))
-    assert store.reconcile_at_parse_time(dead, grid, paths, regions[1:]) == []
-    assert capsys.readouterr().err == ""
     started = time.monotonic()
     assert store.reconcile_at_parse_time(dead, grid, paths, regions) == []
     assert time.monotonic() - started < 60
     assert "could not check region sentinels" in capsys.readouterr().err
+
+
+def test_sentinel_of_another_store_is_stale(tmp_path: Path, local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    paths = RunPaths(str(tmp_path / "results"))
+    store.ensure_template(local_cfg, grid)
+    write(local_cfg, "y1_x1", Path(paths.results))
+    other = copy.deepcopy(local_cfg)
+    other["store"]["url"] = str(tmp_path / "other.icechunk")
+    store.ensure_template(other, grid)
+    [state] = store.region_status(other, grid, ["y1_x1"], paths)
+    assert state.state == "stale" and "names the store" in state.reason
+
+
+def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(tmp_path: Path, local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    paths = RunPaths(str(tmp_path / "results"))
+    store.ensure_template(local_cfg, grid)
+    provenance = store.region_provenance(local_cfg, {"crps": {"sha256": "a"}}, "1.0")
+    written = {}
+    for rid in ("y0_x0", "y1_x1", "y2_x2"):
+        payload = store.write_region(local_cfg, grid, rid, expected_arrays(grid, rid), provenance)
+        store.write_sentinel(store.sentinel_path(paths, rid), payload)
+        written[rid] = store.sentinel_path(paths, rid).read_bytes()
+    store.write_region(local_cfg, grid, "y2_x2", expected_arrays(grid, "y2_x2"),
+                       store.region_provenance(local_cfg, {"crps": {"sha256": "b"}}, "1.0"))  # newer, other input
+    for rid in written:
+        store.sentinel_path(paths, rid).unlink()
+    rids = list(grid.all_region_ids)
+    results = {a.region_id: a for a in store.adopt_regions(local_cfg, grid, paths, rids, provenance)}
+    assert results["y0_x0"].adopted and results["y1_x1"].adopted
+    assert not results["y2_x2"].adopted and "inputs.crps" in results["y2_x2"].reason
+    assert not results["y3_x3"].adopted and "no commit" in results["y3_x3"].reason
+    for rid in ("y0_x0", "y1_x1"):
+        assert store.sentinel_path(paths, rid).read_bytes() == written[rid]  # byte-identical
+    assert not store.sentinel_path(paths, "y2_x2").exists()
+    other_code = store.region_provenance(local_cfg, {"crps": {"sha256": "a"}}, "2.0")
+    store.sentinel_path(paths, "y0_x0").unlink()
+    [again] = store.adopt_regions(local_cfg, grid, paths, ["y0_x0"], other_code)
+    assert not again.adopted and "code_version" in again.reason

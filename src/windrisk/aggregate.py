@@ -10,16 +10,26 @@ batches are buffered to ``row_group_size`` rows because each ``write_table`` sta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from queue import Queue
 from threading import Thread
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from windrisk.buildings import SCHEMA, file_schema, float64_values, hilbert_key, writer_options
+from windrisk.buildings import (
+    DEFECTS,
+    DROP_REASONS,
+    SCHEMA,
+    file_schema,
+    float64_values,
+    hilbert_key,
+    region_account,
+    writer_options,
+)
 from windrisk.io import atomic_path
 
 
@@ -119,3 +129,41 @@ def aggregate(paths: Sequence[str | Path], target: str | Path, row_group_size: i
         if rows == 0:
             writer.write_table(SCHEMA.empty_table().replace_schema_metadata(schema.metadata))
     return rows
+
+
+def accounting(paths: Sequence[str | Path], census: Mapping[str, Any]) -> dict[str, Any]:
+    """Every row of the buildings input accounted for, from the region files' accounts and the input
+    check's census: written, dropped by reason, outside the grid, without any location, or in
+    regions this run does not cover. ValueError when the numbers do not add up (rows were lost)."""
+    written, repaired = 0, 0
+    dropped = dict.fromkeys(DROP_REASONS, 0)
+    covered = set()
+    for path in paths:
+        account = region_account(pq.read_schema(path))
+        if account is None:
+            raise ValueError(f"{path} carries no account of its rows; delete it and re-run its buildings_region job")
+        rid = account["region_id"]
+        expected = int(census["regions"].get(rid, {}).get("rows", 0))
+        if account["rows_owned"] != expected:
+            raise ValueError(f"{path}: region {rid} owns {account['rows_owned']} rows, the input check counted "
+                             f"{expected}; delete it and re-run its buildings_region job")
+        covered.add(rid)
+        written += account["written"]
+        repaired += account["repaired_invalid"]
+        for reason, n in account["dropped"].items():
+            dropped[reason] += n
+    not_covered = {rid: v["rows"] for rid, v in census["regions"].items() if rid not in covered}
+    no_location = {reason: int(census["no_location"].get(reason, 0)) for reason in DEFECTS}
+    summary = {
+        "input_rows": int(census["rows"]), "written": written, "dropped_in_regions": dropped,
+        "dropped_without_location": no_location, "outside_grid": int(census["outside_grid"]),
+        "in_regions_not_in_this_run": sum(not_covered.values()),
+        "in_regions_without_data": sum(not_covered.get(rid, 0) for rid in census["regions_without_data"]),
+        "repaired_invalid_kept": repaired,
+    }
+    accounted = (written + sum(dropped.values()) + sum(no_location.values()) + summary["outside_grid"]
+                 + summary["in_regions_not_in_this_run"])
+    if accounted != summary["input_rows"]:
+        raise ValueError(f"buildings do not add up: {accounted} rows accounted for, the input holds "
+                         f"{summary['input_rows']} ({summary}); re-run the buildings_region jobs")
+    return summary

@@ -26,9 +26,12 @@ DEFAULTS: dict[str, Any] = {
         "commit": {"max_attempts": 8, "backoff_s": 0.5, "max_backoff_s": 30.0, "lock_timeout_s": 600.0},
         "reconcile_sentinels": True,
     },
-    "buildings": {"row_group_size": 100_000},
+    "buildings": {"row_group_size": 100_000, "max_dropped_fraction": 0.001},
     "tiles": {"layer": "buildings", "min_zoom": 0, "max_zoom": 14},
     "inputs": {"wind": {"wind_speed_unit": "m/s"}},
+    # Where wind_distribution's work runs (windrisk.cluster); no effect on any result.
+    "dask": {"cluster": "local", "workers": 0, "threads_per_worker": 1, "memory_per_worker": "4GiB",
+             "task_memory": "1GiB", "slurm": {}, "coiled": {}},
 }
 
 

@@ -4,7 +4,7 @@ The same seed gives byte-identical files. Geography: the western column of regio
 ocean (nodata / NaN in every input); a wiggly north-south coastline crosses column ``x1`` in
 every row; land lies east of it. The grid must be geographic (EPSG:4326, like the demo config).
 
-Files, at the paths of ``config["inputs"]`` (or of ``outputs``):
+Files, under ``demo.dir`` (``demo_outputs``; the demo config's ``inputs`` point there):
 
 * ``burn_probability/2011``, ``/2047`` (Riley et al. 2025 style): GeoTIFF, EPSG:5070, 270 m
   pixels, north-up (``e < 0``), float32, tiled 256 x 256, DEFLATE, nodata tag
@@ -58,6 +58,7 @@ from windrisk.buildings import HILBERT_LEVEL, _hilbert_encode
 from windrisk.config import grid_from_config
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
+from windrisk.paths import DEMO_LAYOUT, demo_outputs
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ WIND_STEP_DEG = 0.02
 WIND_MARGIN_DEG = 0.1
 WIND_CHUNK = 32
 ROW_GROUP_ROWS = 5_000
-OUTPUT_KEYS = ("bp_2011", "bp_2047", "crps", "rps", "wind", "buildings")
+OUTPUT_KEYS = tuple(DEMO_LAYOUT)
 
 
 # ---- geography ------------------------------------------------------------------------------
@@ -524,24 +525,11 @@ def write_buildings(
 
 
 # ---- entry point ----------------------------------------------------------------------------
-def default_outputs(config: Mapping[str, Any]) -> dict[str, str]:
-    """Where the demo inputs go: the locations the config's ``inputs`` name, by OUTPUT_KEYS."""
-    inputs = config["inputs"]
-    return {
-        "bp_2011": inputs["burn_probability"]["2011"],
-        "bp_2047": inputs["burn_probability"]["2047"],
-        "crps": inputs["crps"],
-        "rps": inputs["rps"],
-        "wind": inputs["wind"]["hourly"],
-        "buildings": inputs["buildings"],
-    }
-
-
 def generate_demo_inputs(
     config: Mapping[str, Any], outputs: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """Write every demo input; ``outputs`` (keys: OUTPUT_KEYS) defaults to ``config['inputs']``."""
-    paths = dict(outputs or default_outputs(config))
+    """Write every demo input; ``outputs`` (keys: OUTPUT_KEYS) defaults to ``demo_outputs``."""
+    paths = dict(outputs or demo_outputs(config))
     missing = [k for k in OUTPUT_KEYS if k not in paths]
     if missing:
         raise ValueError(

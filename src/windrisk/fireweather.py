@@ -90,7 +90,7 @@ def equilibrium_moisture(t_f: np.ndarray, rh: np.ndarray) -> np.ndarray:
         )
 
 
-def _check_speed_unit(speed_unit: str) -> None:
+def check_speed_unit(speed_unit: str) -> None:
     """Raise ValueError naming ``inputs.wind.wind_speed_unit`` unless it is a known unit."""
     if speed_unit not in SPEED_FACTORS:
         raise ValueError(f"inputs.wind.wind_speed_unit is {speed_unit!r}; allowed: {sorted(SPEED_FACTORS)}. "
@@ -99,11 +99,13 @@ def _check_speed_unit(speed_unit: str) -> None:
 
 def fosberg(t_k: np.ndarray, rh: np.ndarray, speed_ms: np.ndarray, speed_unit: str = "m/s") -> np.ndarray:
     """Temperature (K), RH (%) and wind speed (m/s) → Fosberg index with U in ``speed_unit``."""
-    _check_speed_unit(speed_unit)
+    check_speed_unit(speed_unit)
     t_f = (np.asarray(t_k, dtype=np.float64) - 273.15) * 9.0 / 5.0 + 32.0
     x = equilibrium_moisture(t_f, rh) / 30.0
     eta = 1.0 - 2.0 * x + 1.5 * x**2 - 0.5 * x**3
-    wind = np.asarray(speed_ms, dtype=np.float64) * SPEED_FACTORS[speed_unit]
+    wind = np.asarray(speed_ms, dtype=np.float64)
+    if SPEED_FACTORS[speed_unit] != 1.0:  # x * 1.0 is x: skip the pass
+        wind = wind * SPEED_FACTORS[speed_unit]
     return eta * np.sqrt(1.0 + wind**2)
 
 
@@ -116,20 +118,38 @@ def direction_bins(direction_deg: np.ndarray) -> np.ndarray:
     return out.astype(np.int8)
 
 
+def quantile_ranks(n_valid: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Valid hours per pixel → ascending sorted positions ``lo``, ``hi`` and weight ``frac`` of the
+    q-quantile (numpy's linear method, type 7); ``lo = hi = 0`` where a pixel has no valid hour."""
+    last = np.maximum(np.asarray(n_valid) - 1, 0)
+    pos = last * q
+    lo = np.floor(pos).astype(np.int64)
+    return lo, np.minimum(lo + 1, last), pos - lo
+
+
+def lerp(v_lo: np.ndarray, v_hi: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """numpy's ``_lerp`` form (exact at frac 0 and 1): never below ``v_lo`` when ``v_lo <= v_hi``."""
+    return np.where(frac >= 0.5, v_hi - (v_hi - v_lo) * (1 - frac), v_lo + (v_hi - v_lo) * frac)
+
+
 def nan_quantile(values: np.ndarray, q: float) -> np.ndarray:
     """(time, ...) → the q-quantile over time skipping NaN, linear interpolation (numpy's default
     method, type 7); NaN where every hour is NaN. Vectorised (numpy's nanquantile loops per pixel)."""
     ordered = np.sort(values, axis=0)  # NaN sorts last
     n_valid = np.count_nonzero(~np.isnan(values), axis=0)
-    pos = np.maximum(n_valid - 1, 0) * q
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, np.maximum(n_valid - 1, 0))
+    lo, hi, frac = quantile_ranks(n_valid, q)
     v_lo = np.take_along_axis(ordered, lo[None], axis=0)[0]
     v_hi = np.take_along_axis(ordered, hi[None], axis=0)[0]
-    frac = pos - lo
-    # numpy's _lerp form, exact at frac 0 and 1
-    out = np.where(frac >= 0.5, v_hi - (v_hi - v_lo) * (1 - frac), v_lo + (v_hi - v_lo) * frac)
-    return np.where(n_valid > 0, out, np.nan)
+    return np.where(n_valid > 0, lerp(v_lo, v_hi, frac), np.nan)
+
+
+def sector_fractions(fire: np.ndarray, sectors: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Fire-weather mask and sectors with hours along ``axis`` → (8, ...) float32 fraction of those
+    hours per sector; NaN in every band where no fire-weather hour has a direction."""
+    counts = np.stack([np.count_nonzero(fire & (sectors == k), axis=axis) for k in range(len(DIRECTIONS))])
+    total = counts.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, counts / total, np.nan).astype(np.float32)
 
 
 def fire_weather_distribution(ffwi: np.ndarray, sectors: np.ndarray) -> np.ndarray:
@@ -140,10 +160,19 @@ def fire_weather_distribution(ffwi: np.ndarray, sectors: np.ndarray) -> np.ndarr
     p99 = nan_quantile(ffwi, QUANTILE)
     with np.errstate(invalid="ignore"):
         fire = ffwi > p99[None]
-    counts = np.stack([np.count_nonzero(fire & (sectors == k), axis=0) for k in range(len(DIRECTIONS))])
-    total = counts.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, counts / total, np.nan).astype(np.float32)
+    return sector_fractions(fire, sectors)
+
+
+def hourly_index(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v10: np.ndarray,
+                 sinalpha: np.ndarray | None = None, cosalpha: np.ndarray | None = None,
+                 speed_unit: str = "m/s") -> tuple[np.ndarray, np.ndarray]:
+    """Hourly T2, TD2 (K), U10, V10 (m/s; grid-relative when sin/cos alpha (y, x) given), dims
+    (time, ...) → FFWI (float64) and from-direction sector (int8, -1 calm or NaN) per hour."""
+    u, v = np.asarray(u10, dtype=np.float64), np.asarray(v10, dtype=np.float64)
+    if sinalpha is not None and cosalpha is not None:
+        u, v = earth_relative(u, v, np.asarray(sinalpha)[None], np.asarray(cosalpha)[None])
+    speed, direction = speed_and_direction(u, v)
+    return fosberg(t2, relative_humidity(t2, td2), speed, speed_unit), direction_bins(direction)
 
 
 def distribution_from_fields(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v10: np.ndarray,
@@ -151,30 +180,92 @@ def distribution_from_fields(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v
                              speed_unit: str = "m/s") -> np.ndarray:
     """Hourly T2, TD2 (K), U10, V10 (m/s; grid-relative when sin/cos alpha given), dims (time, ...)
     → (8, ...) float32 wind-direction distribution of the fire-weather hours."""
-    u, v = np.asarray(u10, dtype=np.float64), np.asarray(v10, dtype=np.float64)
-    if sinalpha is not None and cosalpha is not None:
-        u, v = earth_relative(u, v, np.asarray(sinalpha)[None], np.asarray(cosalpha)[None])
-    speed, direction = speed_and_direction(u, v)
-    ffwi = fosberg(t2, relative_humidity(t2, td2), speed, speed_unit)
-    return fire_weather_distribution(ffwi, direction_bins(direction))
+    return fire_weather_distribution(*hourly_index(t2, td2, u10, v10, sinalpha, cosalpha, speed_unit))
 
 
 # ---- file I/O -----------------------------------------------------------------------------------
-def _hourly_frame(ds: xr.Dataset, location: str) -> tuple[str, Affine]:
-    """The hourly store's CRS (WKT) and pixel-edge Affine from its ``spatial_ref`` variable."""
+HOURLY_VARIABLES: Final = ("T2", "TD2", "U10", "V10")
+
+
+def open_hourly(location: str, chunks: dict | None = None) -> xr.Dataset:
+    """Open the hourly Zarr store and check it holds T2, TD2, U10, V10 over (time, y, x).
+
+    ``chunks={}`` gives dask chunks equal to the stored ones. Raises ValueError naming
+    ``inputs.wind.hourly`` and the fix.
+    """
+    import xarray as xr
+
+    kwargs = {} if chunks is None else {"chunks": chunks}
+    try:
+        ds = xr.open_zarr(location, consolidated=False, **kwargs)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise ValueError(f"inputs.wind.hourly: cannot open {location} as a Zarr store ({exc}). "
+                         "Fix: point it at a Zarr store with T2, TD2, U10, V10 over (time, y, x)") from None
+    missing = [v for v in HOURLY_VARIABLES if v not in ds]
+    if missing:
+        raise ValueError(f"inputs.wind.hourly: {location} lacks {missing}. Fix: provide hourly "
+                         "T2, TD2 (K) and U10, V10 (m/s) with dims (time, y, x)")
+    wrong = [v for v in HOURLY_VARIABLES if set(ds[v].dims) != {"time", "y", "x"}]
+    if wrong:
+        raise ValueError(f"inputs.wind.hourly: {location}: {wrong} do not have dims (time, y, x) "
+                         f"(T2 has {ds['T2'].dims}). Fix: rename the dimensions to time, y, x")
+    return ds
+
+
+def hourly_frame(ds: xr.Dataset, location: str) -> tuple[str, Affine]:
+    """The hourly store's CRS (WKT) and pixel-edge Affine in the store's row order.
+
+    The CRS comes from T2's grid-mapping variable (``spatial_ref`` or CONUS404's ``crs``): its
+    ``crs_wkt`` or ``spatial_ref`` attribute, else its CF attributes (e.g. lambert_conformal_conic).
+    The Affine comes from its ``GeoTransform`` attribute, else from the regular 1-D ``x``/``y``
+    pixel-centre coordinates in CRS units.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    named = ds["T2"].attrs.get("grid_mapping") or ds["T2"].encoding.get("grid_mapping")
+    found = [n for n in (named, "spatial_ref", "crs") if n and n in ds.variables]
+    if not found:
+        raise ValueError(f"inputs.wind.hourly: {location} has no grid-mapping variable ('spatial_ref' or "
+                         "'crs', named by T2's grid_mapping attribute). Fix: write the store with a CF "
+                         "grid mapping (crs_wkt, or CF projection attributes)")
+    attrs = ds.variables[found[0]].attrs
+    try:
+        wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
+        crs_wkt = CRS.from_wkt(wkt).to_wkt() if wkt else CRS.from_cf(dict(attrs)).to_wkt()
+    except (CRSError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"inputs.wind.hourly: {location}: cannot read the CRS of '{found[0]}' ({exc}). "
+                         "Fix: give it a crs_wkt attribute or complete CF grid-mapping attributes") from None
+    if "GeoTransform" in attrs:
+        try:
+            return crs_wkt, _affine(parse_geotransform(attrs["GeoTransform"]))
+        except ValueError as exc:
+            raise ValueError(f"inputs.wind.hourly: {location}: cannot read {found[0]}'s GeoTransform ({exc}). "
+                             "Fix: set it to the 6 numbers of the GDAL GeoTransform of the pixel edges") from None
+    return crs_wkt, transform_from_centres(ds, location)
+
+
+def _affine(geotransform: Sequence[float]) -> Affine:
     from affine import Affine
 
-    attrs = ds["spatial_ref"].attrs if "spatial_ref" in ds.variables else {}
-    if "crs_wkt" not in attrs or "GeoTransform" not in attrs:
-        raise ValueError(f"inputs.wind.hourly: {location} has no 'spatial_ref' variable with 'crs_wkt' and "
-                         "'GeoTransform' attributes. Fix: write the store with a CF grid mapping "
-                         "(as windrisk.demo does)")
-    try:
-        geotransform = parse_geotransform(attrs["GeoTransform"])
-    except ValueError as exc:
-        raise ValueError(f"inputs.wind.hourly: {location}: cannot read spatial_ref's GeoTransform ({exc}). "
-                         "Fix: set it to the 6 numbers of the GDAL GeoTransform of the pixel edges") from None
-    return str(attrs["crs_wkt"]), Affine.from_gdal(*geotransform)
+    return Affine.from_gdal(*geotransform)
+
+
+def transform_from_centres(ds: xr.Dataset, location: str) -> Affine:
+    """Pixel-edge Affine from regularly spaced 1-D ``x``/``y`` pixel-centre coordinates."""
+    from affine import Affine
+
+    steps = {}
+    for dim in ("x", "y"):
+        centres = np.asarray(ds[dim].values, dtype=np.float64) if dim in ds.coords else np.empty(0)
+        step = np.diff(centres)
+        if centres.size < 2 or not np.allclose(step, step[0], rtol=1e-6, atol=0):
+            raise ValueError(f"inputs.wind.hourly: {location}: no GeoTransform and no regular 1-D '{dim}' "
+                             "coordinate to place the grid. Fix: add the pixel-centre x/y coordinates "
+                             "(CRS units) or a GeoTransform attribute on the grid-mapping variable")
+        steps[dim] = (float(centres[0]), float(step.mean()))
+    (x0, dx), (y0, dy) = steps["x"], steps["y"]
+    return Affine(dx, 0.0, x0 - dx / 2, 0.0, dy, y0 - dy / 2)
 
 
 def parse_geotransform(value: str | Sequence[float]) -> list[float]:
@@ -190,6 +281,22 @@ def parse_geotransform(value: str | Sequence[float]) -> list[float]:
     return numbers
 
 
+def static_field(da: xr.DataArray) -> xr.DataArray:
+    """A (y, x) field, or its first time step when it also has a time dimension (SINALPHA, COSALPHA)."""
+    if "time" in da.dims:
+        da = da.isel(time=0)
+    return da.transpose("y", "x")
+
+
+def north_up(dist: np.ndarray, transform: Affine) -> tuple[np.ndarray, Affine]:
+    """(bands, rows, cols) in the store's row order → north-up rows and their Affine."""
+    from affine import Affine
+
+    if transform.e > 0:  # rows ascend northward
+        return dist[:, ::-1], transform @ Affine.translation(0, dist.shape[1]) @ Affine.scale(1, -1)
+    return dist, transform
+
+
 def _block_side(n_time: int, chunks: tuple[int, int], memory_bytes: int) -> int:
     """Square block side (px) that keeps a block's working memory under ``memory_bytes``."""
     side = max(1, math.isqrt(max(1, memory_bytes // max(1, n_time * BYTES_PER_PIXEL_HOUR))))
@@ -201,46 +308,31 @@ def derive_distribution(hourly_location: str, out_path: str | Path, speed_unit: 
                         memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
     """Hourly Zarr store (T2, TD2, U10, V10 over (time, y, x)) → 8-band float32 GeoTIFF at ``out_path``.
 
-    Bands N..NW (described), NaN nodata, in the store's CRS, north-up; processed in spatial
-    blocks so memory stays near ``memory_bytes``; written atomically.
+    The in-process reference: spatial blocks holding all hours, sized so memory stays near
+    ``memory_bytes``; each block re-reads the stored chunks it touches, so on a long archive with
+    short time chunks use ``windrisk.fireweather_dask.wind_distribution`` (one pass) instead.
+    Bands N..NW (described), NaN nodata, in the store's CRS, north-up; written atomically.
     """
-    import xarray as xr
-    from affine import Affine
-
-    _check_speed_unit(speed_unit)
-    try:
-        ds = xr.open_zarr(hourly_location, consolidated=False)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise ValueError(f"inputs.wind.hourly: cannot open {hourly_location} as a Zarr store ({exc}). "
-                         "Fix: point it at a Zarr store with T2, TD2, U10, V10 over (time, y, x)") from None
-    missing = [v for v in ("T2", "TD2", "U10", "V10") if v not in ds]
-    if missing:
-        raise ValueError(f"inputs.wind.hourly: {hourly_location} lacks {missing}. Fix: provide hourly "
-                         "T2, TD2 (K) and U10, V10 (m/s) with dims (time, y, x)")
-    crs_wkt, transform = _hourly_frame(ds, hourly_location)
+    check_speed_unit(speed_unit)
+    ds = open_hourly(hourly_location)
+    crs_wkt, transform = hourly_frame(ds, hourly_location)
     n_time, ny, nx = (ds["T2"].sizes[d] for d in ("time", "y", "x"))
     enc_chunks = ds["T2"].encoding.get("chunks") or (n_time, ny, nx)
-    side = _block_side(n_time, (int(enc_chunks[1]), int(enc_chunks[2])), memory_bytes)
+    dims = ds["T2"].dims
+    side = _block_side(n_time, (int(enc_chunks[dims.index("y")]), int(enc_chunks[dims.index("x")])),
+                       memory_bytes)
     rotate = "SINALPHA" in ds and "COSALPHA" in ds
     out = np.full((len(DIRECTIONS), ny, nx), np.nan, dtype=np.float32)
     for y0 in range(0, ny, side):
         for x0 in range(0, nx, side):
             sel = {"y": slice(y0, y0 + side), "x": slice(x0, x0 + side)}
-            fields = [ds[v].isel(sel).transpose("time", "y", "x").values for v in ("T2", "TD2", "U10", "V10")]
-            alpha = [_static(ds[v].isel(sel)) for v in ("SINALPHA", "COSALPHA")] if rotate else [None, None]
+            fields = [ds[v].isel(sel).transpose("time", "y", "x").values for v in HOURLY_VARIABLES]
+            alpha = [static_field(ds[v].isel(sel)).values for v in ("SINALPHA", "COSALPHA")] \
+                if rotate else [None, None]
             out[:, sel["y"], sel["x"]] = distribution_from_fields(*fields, *alpha, speed_unit=speed_unit)
         log.info("wind distribution: rows %d..%d of %d done", y0, min(y0 + side, ny), ny)
-    if transform.e > 0:  # store rows ascend northward: write north-up
-        out = out[:, ::-1]
-        transform = transform @ Affine.translation(0, ny) @ Affine.scale(1, -1)
-    write_distribution(out_path, out, crs_wkt, transform, speed_unit)
-
-
-def _static(da: xr.DataArray) -> np.ndarray:
-    """A (y, x) field, or its first time step when it also has a time dimension."""
-    if "time" in da.dims:
-        da = da.isel(time=0)
-    return da.transpose("y", "x").values
+    dist, transform = north_up(out, transform)
+    write_distribution(out_path, dist, crs_wkt, transform, speed_unit)
 
 
 def write_distribution(path: str | Path, dist: np.ndarray, crs_wkt: str, transform: Affine,

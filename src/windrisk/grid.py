@@ -210,10 +210,14 @@ class RegionGrid:
         return self.transform.f + (idx + 0.5) * self.transform.e
 
     def pixel_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Grid (row, col) of the pixels containing points (half-open, int64; may be outside)."""
+        """Grid (row, col) of the pixels containing points (half-open, int64; may be outside;
+        (-1, -1) for non-finite points)."""
         inv = ~self.transform
-        col_f, row_f = inv @ (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-        return np.floor(row_f).astype(np.int64), np.floor(col_f).astype(np.int64)
+        with np.errstate(invalid="ignore"):
+            col_f, row_f = inv @ (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        finite = np.isfinite(col_f) & np.isfinite(row_f)
+        return (np.where(finite, np.floor(np.where(finite, row_f, 0)), -1).astype(np.int64),
+                np.where(finite, np.floor(np.where(finite, col_f, 0)), -1).astype(np.int64))
 
     def region_of_points(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Region id of each point (``""`` for points outside the grid), one owner per point."""

@@ -5,8 +5,35 @@ Patterns keep ``{region_id}`` as a Snakemake wildcard; ``RunPaths.region(...)`` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Final
+
+# The demo inputs under ``demo.dir`` (the real products' names); keys as windrisk.demo.OUTPUT_KEYS.
+DEMO_LAYOUT: Final = {
+    "bp_2011": "riley2025/BP_2011ClimateRun.tif",
+    "bp_2047": "riley2025/BP_2047ClimateRun.tif",
+    "crps": "scott2024/CRPS.tif",
+    "rps": "scott2024/RPS.tif",
+    "wind": "conus404/hourly_surface.zarr",
+    "buildings": "overture/buildings.parquet",
+}
+DEMO_DIR: Final = "resources/demo"
+
+
+def demo_outputs(config: Mapping[str, Any]) -> dict[str, str]:
+    """Where the demo inputs go: always under ``demo.dir``, whatever ``inputs`` says, so a
+    mistyped input path is reported missing, never generated."""
+    root = Path(config["demo"].get("dir", DEMO_DIR))
+    return {name: str(root / relative) for name, relative in DEMO_LAYOUT.items()}
+
+
+def produced_inputs(config: Mapping[str, Any]) -> dict[str, str]:
+    """Location → ``"demo_inputs"`` for each file the demo rule makes (none without ``demo``)."""
+    if "demo" not in config:
+        return {}
+    return {location: "demo_inputs" for location in demo_outputs(config).values()}
 
 
 @dataclass(frozen=True)
@@ -15,6 +42,18 @@ class RunPaths:
 
     def _p(self, *parts: str) -> str:
         return str(Path(self.results, *parts))
+
+    # Checked inputs: one report per group and identity digest (see windrisk.inputs).
+    @property
+    def input_check_pattern(self) -> str:
+        return self._p("inputs", "{group}-{digest}.json")
+
+    def input_check(self, group: str, digest: str) -> str:
+        return self.input_check_pattern.format(group=group, digest=digest)
+
+    @property
+    def identity_cache(self) -> str:
+        return self._p("inputs", "identity-cache.json")
 
     # Step 1: wind calc → Icechunk store (the store itself is not a Snakemake output).
     @property
@@ -38,6 +77,10 @@ class RunPaths:
     @property
     def conus_buildings(self) -> str:
         return self._p("conus", "buildings.parquet")
+
+    @property
+    def buildings_accounting(self) -> str:
+        return self._p("conus", "buildings_accounting.json")
 
     @property
     def pmtiles(self) -> str:

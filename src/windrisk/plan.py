@@ -3,7 +3,7 @@
 The numbers come from Snakemake itself (``snakemake --summary``: one row per output file with
 its rule and plan, ``update pending`` or ``no update``), so they never disagree with what
 ``snakemake`` would do: the same rerun triggers, the same ``regions`` selection, the same
-sentinel reconciliation at parse time. Every job of the counted rules has exactly one output.
+sentinel reconciliation at parse time. A job with several outputs is counted by its main one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ STEPS: dict[str, tuple[str, ...]] = {
     "aggregate": ("aggregate_conus",),
     "tiles": ("pmtiles", "map_page"),
 }
+# Rules with several outputs per job: the suffix of the one that stands for the job.
+MAIN_OUTPUT: dict[str, str] = {"aggregate_conus": ".parquet"}
 PENDING = "update pending"
 
 
@@ -72,8 +74,9 @@ def plan_from_rows(rows: Iterable[dict[str, str]]) -> list[StepPlan]:
     to_run = dict.fromkeys(STEPS, 0)
     step_of = {rule: step for step, rules in STEPS.items() for rule in rules}
     for row in rows:
-        step = step_of.get(row.get("rule", ""))
-        if step is not None:
+        rule = row.get("rule", "")
+        step = step_of.get(rule)
+        if step is not None and row.get("output_file", "").endswith(MAIN_OUTPUT.get(rule, "")):
             counter = to_run if row.get("plan") == PENDING else done
             counter[step] += 1
     return [StepPlan(step, done[step], to_run[step]) for step in STEPS]

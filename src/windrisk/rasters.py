@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 import os
 import threading
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import rasterio
@@ -31,6 +30,7 @@ from pyproj import CRS, Transformer
 from rasterio.errors import RasterioError
 
 from windrisk.grid import RegionGrid, Window
+from windrisk.inputs import InputError
 
 # Output pixels transformed per block: about 8 float64 temporaries each, so ~130 MB per block.
 BLOCK_PIXELS = 2_000_000
@@ -38,8 +38,6 @@ BLOCK_PIXELS = 2_000_000
 DENSIFY_PTS = 64
 
 
-class InputError(ValueError):
-    """A raster input is missing, unreadable or does not cover the requested window."""
 
 
 def _fail(name: str, location: str, problem: str, fix: str) -> InputError:
@@ -57,6 +55,13 @@ def _cached_transformer(src_crs: str, dst_crs: str, _thread: int) -> Transformer
     return Transformer.from_crs(
         CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs), always_xy=True
     )
+
+
+def _crs_name(crs: str) -> str:
+    """``EPSG:5070``-style name of a CRS when it has one, else its own name."""
+    parsed = CRS.from_user_input(crs)
+    authority = parsed.to_authority()
+    return ":".join(authority) if authority else parsed.name
 
 
 @lru_cache(maxsize=32)
@@ -102,6 +107,13 @@ def _open(location: str, name: str) -> rasterio.DatasetReader:
         ) from None
 
 
+@contextmanager
+def open_raster(location: str, name: str) -> Iterator[rasterio.DatasetReader]:
+    """The opened raster (S3-compatible endpoints from the environment); InputError naming ``name``."""
+    with rasterio.Env(**_gdal_s3_options()), _open(location, name) as src:
+        yield src
+
+
 def _native_window(
     src: rasterio.DatasetReader,
     src_crs: str,
@@ -138,13 +150,14 @@ def _native_window(
         raise _fail(
             name,
             location,
-            f"the raster does not overlap the grid window {window}",
-            f"point '{name}' at a raster that covers the output grid",
+            f"in its CRS ({_crs_name(src_crs)}) the raster does not overlap the grid window {window}",
+            f"point '{name}' at a raster that covers the output grid; if its CRS tag is wrong, set "
+            f"the right one (gdal_edit.py -a_srs EPSG:5070 {location} for the USFS products)",
         )
     return row0, row1, col0, col1
 
 
-def _read_native(
+def read_native(
     src: rasterio.DatasetReader, rows: tuple[int, int], cols: tuple[int, int]
 ) -> np.ndarray:
     """Read a native window as float32 (band, row, col) with nodata and non-finite values as NaN."""
@@ -210,7 +223,7 @@ def read_on_grid(
     ``native_fn`` gets the native float32 array (same dimensions as the result) before resampling.
     ``name`` is the config key of the input, used in every error.
     """
-    with rasterio.Env(**_gdal_s3_options()), _open(location, name) as src:
+    with open_raster(location, name) as src:
         if src.crs is None:
             raise _fail(
                 name,
@@ -223,7 +236,7 @@ def read_on_grid(
             src, src_crs, grid, window, margin_native_px, name, location
         )
         try:
-            native = _read_native(src, (row0, row1), (col0, col1))
+            native = read_native(src, (row0, row1), (col0, col1))
         except RasterioError as exc:
             raise _fail(
                 name,
@@ -239,66 +252,3 @@ def read_on_grid(
         native = native.reshape(-1, row1 - row0, col1 - col0)
     out = _sample_nearest(native, transform, (row0, col0), grid, window, src_crs)
     return out[0] if out.shape[0] == 1 else out
-
-
-# ---- identity of inputs (provenance) --------------------------------------------------------
-def input_identity(location: str) -> dict[str, Any]:
-    """What identifies an input's content: size and mtime (local), ETag or size/date (remote).
-
-    Never raises: a remote stat that fails just leaves those keys out.
-    """
-    identity: dict[str, Any] = {"location": location}
-    if location.startswith("s3://"):
-        identity.update(_s3_identity(location))
-    elif location.startswith(("https://", "http://")):
-        identity.update(_http_identity(location))
-    elif not _is_remote(location):
-        identity.update(_local_identity(Path(location)))
-    return identity
-
-
-def _local_identity(path: Path) -> dict[str, Any]:
-    """Size and mtime of a file, or total size and newest mtime of a directory (e.g. Zarr)."""
-    if path.is_dir():
-        stats = [p.stat() for p in path.rglob("*") if p.is_file()]
-        return {
-            "size": sum(s.st_size for s in stats),
-            "mtime": max((s.st_mtime for s in stats), default=0.0),
-        }
-    if path.exists():
-        stat = path.stat()
-        return {"size": stat.st_size, "mtime": stat.st_mtime}
-    return {}
-
-
-def _s3_identity(location: str) -> dict[str, Any]:
-    """ETag, size and date of an S3 object via boto3 (endpoint and credentials from the env)."""
-    try:
-        import boto3
-
-        bucket, _, key = location[len("s3://") :].partition("/")
-        client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
-        head = client.head_object(Bucket=bucket, Key=key)
-        return {
-            "etag": head["ETag"].strip('"'),
-            "size": head["ContentLength"],
-            "last_modified": head["LastModified"].isoformat(),
-        }
-    except Exception:  # noqa: BLE001 - provenance is best effort, never a reason to fail a job
-        return {}
-
-
-def _http_identity(location: str) -> dict[str, Any]:
-    """ETag, size and date from an HTTP HEAD request."""
-    try:
-        request = urllib.request.Request(location, method="HEAD")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            headers = response.headers
-        found = {
-            "etag": headers.get("ETag"),
-            "size": headers.get("Content-Length"),
-            "last_modified": headers.get("Last-Modified"),
-        }
-        return {k: (int(v) if k == "size" else v.strip('"')) for k, v in found.items() if v}
-    except Exception:  # noqa: BLE001 - provenance is best effort
-        return {}

@@ -309,19 +309,37 @@ def write_benchmark_csv(rows: Sequence[Mapping[str, Any]], out_csv: str | Path) 
 
 
 def write_benchmark_html(rows: Sequence[Mapping[str, Any]], out_html: str | Path) -> Path:
-    """A standalone HTML table (the report shows HTML files inline)."""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in BENCHMARK_COLUMNS)
-    cells = ("".join(f"<td>{html.escape(str(row[c]))}</td>" for c in BENCHMARK_COLUMNS) for row in rows)
+    """A standalone HTML table of the ``benchmark_summary`` rows."""
+    note = "Wall and CPU seconds summed over a rule's jobs; max_rss_mb is the largest job's peak."
+    return write_html_table(BENCHMARK_COLUMNS, rows, "Benchmarks per rule", note, out_html)
+
+
+def write_html_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], title: str, note: str,
+                     out_html: str | Path) -> Path:
+    """A standalone HTML table (the report shows HTML files inline); written atomically."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    cells = ("".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) for row in rows)
     body = "".join(f"<tr>{tds}</tr>" for tds in cells)
     page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Benchmarks per rule</title><style>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
         "body{font:13px system-ui,sans-serif}table{border-collapse:collapse}"
         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
         "th:first-child,td:first-child{text-align:left}</style></head><body>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        "<p>Wall and CPU seconds summed over a rule's jobs; max_rss_mb is the largest job's peak.</p>"
-        "</body></html>\n"
+        + (f"<p>{html.escape(note)}</p>" if note else "") + "</body></html>\n"
     )
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)
     return Path(out_html)
+
+
+def accounting_rows(accounting: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``aggregate.accounting`` summary as (what, buildings) rows, dropped reasons one per row."""
+    rows = [{"what": "rows in the buildings input", "buildings": f"{accounting['input_rows']:,}"},
+            {"what": "written (CONUS GeoParquet)", "buildings": f"{accounting['written']:,}"}]
+    for key, label in (("dropped_in_regions", "dropped"), ("dropped_without_location", "dropped, no location")):
+        rows += [{"what": f"{label}: {reason.replace('_', ' ')}", "buildings": f"{n:,}"}
+                 for reason, n in accounting[key].items() if n]
+    for key in ("outside_grid", "in_regions_not_in_this_run", "repaired_invalid_kept"):
+        rows.append({"what": key.replace("_", " "), "buildings": f"{accounting[key]:,}"})
+    return rows

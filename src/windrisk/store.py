@@ -552,51 +552,40 @@ def _written_mark(session: ic.Session, grid: RegionGrid, rid: str) -> int:
     return int(zarr.open_array(session.store, path=WRITTEN, mode="r")[grid.chunk_index(rid)])
 
 
-def _on_branch(repo: ic.Repository, branch: str, snapshot_id: str) -> bool:
-    """Is ``snapshot_id`` in the branch's ancestry (a fresh commit sits near the tip)?"""
-    return any(info.id == snapshot_id for info in repo.ancestry(branch=branch))
+def _branch_commit(repo: ic.Repository, branch: str, snapshot_id: str) -> ic.SnapshotInfo | None:
+    """``snapshot_id``'s commit when it is in the branch's ancestry (a fresh commit sits near the tip)."""
+    return next((info for info in repo.ancestry(branch=branch) if info.id == snapshot_id), None)
 
 
-def _disproof(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str, sha: str) -> str | None:
-    """Why the region is NOT provably committed at ``snapshot_id`` (None when it is)."""
+def _proof(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str, sha: str
+           ) -> tuple[ic.SnapshotInfo | None, str]:
+    """(the commit, "") when the region is provably committed at ``snapshot_id``, else (None, why not)."""
     repo = open_repo(config)  # fresh handle: sees the branch as it is now
-    if not _on_branch(repo, branch_of(config), snapshot_id):
-        return f"snapshot {snapshot_id} is not on branch {branch_of(config)!r}"
+    info = _branch_commit(repo, branch_of(config), snapshot_id)
+    if info is None:
+        return None, f"snapshot {snapshot_id} is not on branch {branch_of(config)!r}"
     session = repo.readonly_session(snapshot_id=snapshot_id)
     if _written_mark(session, grid, rid) != 1:
-        return f"written mark of {rid} is 0 at {snapshot_id}"
+        return None, f"written mark of {rid} is 0 at {snapshot_id}"
     got = data_sha256(_read_session_region(session, grid, rid))
-    return None if got == sha else f"data of {rid} at {snapshot_id} hashes to {got}, expected {sha}"
+    return (info, "") if got == sha else (None, f"data of {rid} at {snapshot_id} hashes to {got}, expected {sha}")
 
 
-def _input_identities(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """name → identity; plain locations are resolved with ``rasters.input_identity``."""
-    out: dict[str, Any] = {}
-    for name, value in inputs.items():
-        if isinstance(value, str):
-            from windrisk.rasters import input_identity  # written by the inputs stage; import late
-
-            value = input_identity(value)
-        out[name] = json.loads(json.dumps(value, default=str))  # commit metadata must be JSON
-    return out
+def region_config_hash(config: Mapping[str, Any]) -> str:
+    """Hash of the config that decides a region's values: the grid and its buffer (not the list of
+    data regions, the store location or the run's name)."""
+    grid = {k: v for k, v in config["grid"].items() if k != "data_regions"}
+    return config_hash({"grid": grid})
 
 
-def region_provenance(
-    config: Mapping[str, Any], wind_distribution: str, code_version: str | None = None,
-    config_hash_: str | None = None,
-) -> dict[str, Any]:
-    """The provenance ``write_region`` records: versions, config hash and input locations."""
-    inputs = config["inputs"]
+def region_provenance(config: Mapping[str, Any], identities: Mapping[str, Any], code_version: str | None = None
+                      ) -> dict[str, Any]:
+    """What a region is made from: code version, ``region_config_hash`` and the identity of every
+    input it read (``inputs.identity``, keyed as in the config). Adoption compares exactly this."""
     return {
         "code_version": code_version or windrisk.__version__,
-        "config_hash": config_hash_ or config_hash(config),
-        "inputs": {
-            "burn_probability_2011": inputs["burn_probability"]["2011"],
-            "burn_probability_2047": inputs["burn_probability"]["2047"],
-            "crps": inputs["crps"],
-            "rps": inputs["rps"],
-            "wind_distribution": wind_distribution,
-        },
+        "config_hash": region_config_hash(config),
+        "inputs": json.loads(json.dumps(dict(identities), sort_keys=True, default=str)),
     }
 
 
@@ -607,14 +596,14 @@ def write_region(
     """Write one region's arrays and its done-mark in one commit, prove it; return the sentinel.
 
     ``provenance``: ``code_version``, ``config_hash`` (defaults: this package, ``config``) and
-    ``inputs`` (name → location, resolved with ``rasters.input_identity``, or an identity dict).
+    ``inputs`` (name → identity), recorded in the commit so the region can be adopted later.
     """
     clean = _region_arrays(grid, rid, arrays)
     sha = data_sha256(clean)
     all_nan = all(bool(np.isnan(a).all()) for a in clean.values())
     code_version = str(provenance.get("code_version") or windrisk.__version__)
-    cfg_hash = str(provenance.get("config_hash") or config_hash(config))
-    inputs = _input_identities(provenance.get("inputs", {}))
+    cfg_hash = str(provenance.get("config_hash") or region_config_hash(config))
+    inputs = json.loads(json.dumps(provenance.get("inputs", {}), default=str))  # commit metadata is JSON
     settings = CommitSettings.from_config(config)
     reason = ""
     for landing in range(1, settings.max_attempts + 1):
@@ -627,21 +616,28 @@ def write_region(
             "data_sha256": sha, "all_nan": all_nan,
         }}
         snap = _commit(session, config, f"region {rid}", meta)
-        failure = _disproof(config, grid, rid, snap, sha)
-        if failure is None:
+        info, reason = _proof(config, grid, rid, snap, sha)
+        if info is not None:
             log.info("region %s committed as %s (base %s, try %d)", rid, snap, base, landing)
-            return {
-                "region_id": rid, "snapshot_id": snap, "branch": branch_of(config),
-                "store_url": store_url(config), "data_sha256": sha, "all_nan": all_nan,
-                "written_at": datetime.now(UTC).isoformat(), "code_version": code_version,
-                "config_hash": cfg_hash, "inputs": inputs, "base_snapshot_id": base,
-            }
-        reason = failure
-        log.warning("region %s: commit %s did not land (%s); writing it again", rid, snap, failure)
+            return sentinel_from_commit(config, rid, info)
+        log.warning("region %s: commit %s did not land (%s); writing it again", rid, snap, reason)
     raise CommitError(
         f"region {rid}: commit could not be proven after {settings.max_attempts} tries ({reason}). "
         "On a local store make sure every writer uses windrisk (which takes the commit lock)"
     )
+
+
+def sentinel_from_commit(config: Mapping[str, Any], rid: str, info: ic.SnapshotInfo) -> dict[str, Any]:
+    """The sentinel of region ``rid`` committed as ``info``: a function of the commit alone, so a
+    sentinel rebuilt from the store (``adopt_regions``) is byte-identical to the one first written
+    and nothing downstream re-runs."""
+    meta = info.metadata["windrisk"]
+    return {
+        "region_id": rid, "snapshot_id": info.id, "branch": branch_of(config), "store_url": store_url(config),
+        "data_sha256": meta["data_sha256"], "all_nan": meta["all_nan"], "written_at": info.written_at.isoformat(),
+        "code_version": meta["code_version"], "config_hash": meta["config_hash"], "inputs": meta["inputs"],
+        "base_snapshot_id": meta["base_snapshot_id"],
+    }
 
 
 # ---- sentinels ---------------------------------------------------------------------------
@@ -700,32 +696,33 @@ class BranchView:
     snapshot_id: str | None
     written: np.ndarray
     ancestry: frozenset[str]
+    store_url: str
 
 
 def branch_view(config: Mapping[str, Any], grid: RegionGrid, *, fail_fast: bool = False) -> BranchView:
     """One readonly session: read ``written`` once, list the ancestry once."""
     if not store_exists(config, fail_fast=fail_fast):
-        return _no_store_view(grid)
+        return _no_store_view(config, grid)
     return _branch_view_of(open_repo(config, fail_fast=fail_fast), config, grid)
 
 
-def _no_store_view(grid: RegionGrid) -> BranchView:
+def _no_store_view(config: Mapping[str, Any], grid: RegionGrid) -> BranchView:
     """The view when no repository exists: nothing written, no snapshots."""
-    return BranchView(False, None, np.zeros(grid.n_chunks, dtype=np.uint8), frozenset())
+    return BranchView(False, None, np.zeros(grid.n_chunks, dtype=np.uint8), frozenset(), store_url(config))
 
 
 def _branch_view_of(repo: ic.Repository, config: Mapping[str, Any], grid: RegionGrid) -> BranchView:
     """``branch_view`` of an already opened repository (saves a second open per command)."""
     empty = np.zeros(grid.n_chunks, dtype=np.uint8)
     if branch_of(config) not in repo.list_branches():
-        return BranchView(True, None, empty, frozenset())
+        return BranchView(True, None, empty, frozenset(), store_url(config))
     session = repo.readonly_session(branch=branch_of(config))
     try:
         written = np.asarray(zarr.open_array(session.store, path=WRITTEN, mode="r")[:], dtype=np.uint8)
     except (KeyError, FileNotFoundError, zarr.errors.NodeNotFoundError):
         written = empty  # the template was never committed
     ancestry = frozenset(info.id for info in repo.ancestry(snapshot_id=session.snapshot_id))
-    return BranchView(True, session.snapshot_id, written, ancestry)
+    return BranchView(True, session.snapshot_id, written, ancestry, store_url(config))
 
 
 def sentinel_path(paths: RunPaths, rid: str) -> Path:
@@ -740,9 +737,15 @@ def _classify(view: BranchView, grid: RegionGrid, rid: str, path: Path) -> Regio
             return RegionState(rid, "unrecorded", None, "written on the branch but no sentinel", str(path))
         return RegionState(rid, "missing", None, "not written", str(path))
     try:
-        snap = read_sentinel(path)["snapshot_id"]
+        sentinel = read_sentinel(path)
     except StoreError as exc:
         return RegionState(rid, "stale", None, str(exc), str(path))
+    snap = sentinel["snapshot_id"]
+    if sentinel["store_url"] != view.store_url:
+        why = f"it names the store {sentinel['store_url']!r}, this run writes {view.store_url!r}"
+        return RegionState(rid, "stale", snap, why, str(path))
+    if not view.exists:
+        return RegionState(rid, "stale", snap, "the store it names does not exist", str(path))
     if snap not in view.ancestry:
         why = "its snapshot is not on the branch (store reset, recreated or commit lost)"
         return RegionState(rid, "stale", snap, why, str(path))
@@ -775,30 +778,121 @@ def reconcile_sentinels(
 
 def reconcile_at_parse_time(
     config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+    provenance: Callable[[], Mapping[str, Any] | None] | None = None,
 ) -> list[str]:
-    """The Snakefile hook: reconcile only if sentinels and the store exist; warn on errors.
+    """The Snakefile hook: set aside stale sentinels, then adopt regions the store already holds.
 
-    With no sentinel on disk there is nothing to set aside, so dry runs of a fresh run (and jobs
-    on machines without the sentinels) never open the store or touch the network.
+    A missing store makes every sentinel (and the template record) stale, loudly. ``provenance``
+    gives this run's expected region provenance (``region_provenance``), or None when it cannot
+    be known (an input not yet made or not reachable): then nothing is adopted. Errors reaching
+    the store are printed, never raised: a parse-time check must not stop the workflow.
     """
-    if not any(sentinel_path(paths, rid).exists() for rid in region_ids):
-        return []
+    present = [rid for rid in region_ids if sentinel_path(paths, rid).exists()]
+    template = Path(paths.store_template)
+    fresh_local = not is_object_store(config) and not Path(store_url(config)).exists()
+    if fresh_local and not present and not template.exists():
+        return []  # nothing to set aside or adopt, and no I/O beyond a stat
     try:
-        view = branch_view(config, grid, fail_fast=True)  # a missing local store: no I/O beyond a stat
-        if not view.exists:
-            return []
+        view = branch_view(config, grid, fail_fast=True)
         moved = reconcile_sentinels(config, grid, paths, region_ids, view=view)
+        if not view.exists and template.exists():
+            os.replace(template, str(template) + ".stale")
+        adopted = []
+        if view.exists and len(present) - len(moved) < len(region_ids) and provenance is not None:
+            expected = provenance()
+            if expected is not None:
+                adopted = [a.region_id for a in adopt_regions(config, grid, paths, region_ids, expected, view=view)
+                           if a.adopted]
     except Exception as exc:  # noqa: BLE001 - a parse-time check must never stop the workflow
         print(f"windrisk: could not check region sentinels against {store_url(config)}: {exc}", file=sys.stderr)
         return []
     if moved:
-        print(
-            f"windrisk: {len(moved)} region sentinel(s) name snapshots not on branch "
-            f"{branch_of(config)!r}; set aside as *.stale so they re-run: {', '.join(moved[:10])}"
-            + (" …" if len(moved) > 10 else ""),
-            file=sys.stderr,
-        )
+        why = "the store they name is gone" if not view.exists else f"their snapshots are not on branch {branch_of(config)!r}"
+        print(f"windrisk: {len(moved)} region sentinel(s) set aside as *.stale, {why}; these regions will be "
+              f"recomputed: {_shown(moved)}", file=sys.stderr)
+    if adopted:
+        print(f"windrisk: {len(adopted)} region(s) adopted from the store (same inputs, config and code; "
+              f"sentinels rewritten, nothing recomputed): {_shown(adopted)}", file=sys.stderr)
     return moved
+
+
+def _shown(ids: Sequence[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (" …" if len(ids) > limit else "")
+
+
+def expected_provenance(
+    config: Mapping[str, Any], paths: RunPaths, code_version: str | None = None, *, planned: Any = None,
+    cache: Any = None,
+) -> dict[str, Any] | None:
+    """The provenance a region computed now would record (``region_provenance``), or None while an
+    input cannot be identified. ``planned``: the rasters group's ``inputs.GroupIdentity`` when the
+    caller has it (the Snakefile), else identified here."""
+    from windrisk import inputs
+    from windrisk.paths import produced_inputs
+
+    cache = cache or inputs.HashCache(paths.identity_cache)
+    if planned is None:
+        planned = inputs.plan_identities(config, produced_inputs(config), cache, groups=("rasters",))["rasters"]
+    derived = None if "distribution" in config["inputs"]["wind"] else paths.wind_distribution
+    identities = inputs.region_input_identities(config, planned, derived, cache)
+    return None if identities is None else region_provenance(config, identities, code_version)
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """One region without a sentinel: adopted from the store, or why not."""
+
+    region_id: str
+    adopted: bool
+    reason: str
+    snapshot_id: str | None = None
+
+
+def latest_region_commits(repo: ic.Repository, branch: str) -> dict[str, ic.SnapshotInfo]:
+    """Region id → its newest commit on the branch (expired snapshots are gone from this)."""
+    latest: dict[str, ic.SnapshotInfo] = {}
+    for info in repo.ancestry(branch=branch):
+        meta = info.metadata.get("windrisk", {})
+        if meta.get("kind") == "region":
+            for rid in meta.get("region_ids", []):
+                latest.setdefault(rid, info)
+    return latest
+
+
+def provenance_differences(recorded: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+    """Which of code version, config hash and input identities differ (empty: the same)."""
+    out = [key for key in ("code_version", "config_hash") if recorded.get(key) != expected.get(key)]
+    have, want = recorded.get("inputs", {}), expected.get("inputs", {})
+    out += [f"inputs.{key}" for key in sorted(set(have) | set(want)) if have.get(key) != want.get(key)]
+    return out
+
+
+def adopt_regions(
+    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+    expected: Mapping[str, Any], *, view: BranchView | None = None, dry_run: bool = False,
+) -> list[Adoption]:
+    """Rewrite the sentinel of each region that has none but whose newest commit on the branch has
+    the ``expected`` provenance: its result is already in the store, so nothing is recomputed."""
+    view = view or branch_view(config, grid)
+    missing = [rid for rid in region_ids if not sentinel_path(paths, rid).exists()]
+    if not missing or not view.exists:
+        return []
+    repo = open_repo(config, fail_fast=True)
+    latest = latest_region_commits(repo, branch_of(config))
+    out = []
+    for rid in missing:
+        info = latest.get(rid)
+        if not view.written[grid.chunk_index(rid)] or info is None:
+            out.append(Adoption(rid, False, "the store holds no commit of it on the branch"))
+            continue
+        differences = provenance_differences(info.metadata["windrisk"], expected)
+        if differences:
+            out.append(Adoption(rid, False, f"made from other {', '.join(differences)}", info.id))
+            continue
+        if not dry_run:
+            write_sentinel(sentinel_path(paths, rid), sentinel_from_commit(config, rid, info))
+        out.append(Adoption(rid, True, "", info.id))
+    return out
 
 
 # ---- verify and gc -----------------------------------------------------------------------------
@@ -816,7 +910,7 @@ def verify_regions(
 ) -> list[Verification]:
     """Every present sentinel: snapshot on the branch, mark set, data matches ``data_sha256``."""
     repo = open_repo(config) if store_exists(config) else None
-    view = _branch_view_of(repo, config, grid) if repo is not None else _no_store_view(grid)
+    view = _branch_view_of(repo, config, grid) if repo is not None else _no_store_view(config, grid)
     results = []
     for rid in region_ids:
         path = sentinel_path(paths, rid)

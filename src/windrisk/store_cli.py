@@ -1,4 +1,4 @@
-"""``windrisk store status|verify|gc``: inspect and tidy the Icechunk store of a run."""
+"""``windrisk store status|verify|adopt|gc``: inspect, adopt from and tidy the Icechunk store of a run."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from windrisk import store
 from windrisk.config import ConfigError, grid_from_config, load_config, selected_region_ids
 from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
+from windrisk.rasters import InputError
 
 AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON object per region state")
     verify = sub.add_parser("verify", parents=[common], help="check every sentinel against the store")
     verify.add_argument("--json", action="store_true")
+    adopt = sub.add_parser("adopt", parents=[common],
+                           help="rewrite missing sentinels of regions the store holds with this run's provenance")
+    adopt.add_argument("--dry-run", action="store_true", help="report what would be adopted, write nothing")
     gc = sub.add_parser("gc", parents=[common], help="expire old snapshots and delete unreachable objects")
     gc.add_argument("--older-than", type=parse_age, default=timedelta(days=7),
                     help="age cutoff (default 7d); never cuts into snapshots that sentinels name")
@@ -107,6 +111,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Adopt regions whose sentinel is missing but whose result the store holds (same inputs,
+    config and code); exit 1 when some missing region cannot be adopted (it must be recomputed)."""
+    config, grid, paths, rids = _load(args)
+    expected = store.expected_provenance(config, paths)
+    if expected is None:
+        print("windrisk store adopt: an input cannot be identified yet (not made, or not reachable); "
+              "nothing adopted", file=sys.stderr)
+        return 1
+    results = store.adopt_regions(config, grid, paths, rids, expected, dry_run=args.dry_run)
+    verb = "would adopt" if args.dry_run else "adopted"
+    for r in results:
+        print(f"{verb} {r.region_id} ({r.snapshot_id})" if r.adopted else f"not {r.region_id}: {r.reason}")
+    done = sum(r.adopted for r in results)
+    print(f"{verb} {done} of {len(results)} regions without a sentinel")
+    return 0 if done == len(results) else 1
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     """Expire old snapshots and collect garbage; print the report as JSON."""
     config, grid, paths, rids = _load(args)
@@ -115,7 +137,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"status": cmd_status, "verify": cmd_verify, "gc": cmd_gc}
+COMMANDS = {"status": cmd_status, "verify": cmd_verify, "adopt": cmd_adopt, "gc": cmd_gc}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return COMMANDS[args.action](args)
-    except (ConfigError, store.StoreError) as exc:
+    except (ConfigError, store.StoreError, InputError) as exc:
         print(f"windrisk store {args.action}: {exc}", file=sys.stderr)
         return 2

@@ -505,6 +505,21 @@ def _filled_and_published(native_bp: np.ndarray) -> np.ndarray:
     return np.stack([fill_isolated_zeros(native_bp), native_bp])
 
 
+def checked_values(key: str, location: str, values: np.ndarray) -> np.ndarray:
+    """``values`` of input ``key`` as read (NaN = nodata), or InputError when any is out of range.
+
+    The input check scans local rasters whole but remote ones by their headers only, so region
+    jobs check every window they read.
+    """
+    from windrisk.inputs import values_problem
+    from windrisk.rasters import InputError
+
+    problem = values_problem(key, location, values)
+    if problem:
+        raise InputError(problem)
+    return values
+
+
 def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Window,
                        wind_distribution_location: str) -> WindowInputs:
     """Config, grid window and distribution GeoTIFF → gap-filled BP per run and distribution on it."""
@@ -513,10 +528,13 @@ def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Wind
     bp_inputs = config["inputs"]["burn_probability"]
     bp, bp_riley = {}, {}
     for run in CLIMATE_RUNS:
+        key, location = f"burn_probability.{run}", bp_inputs[run]
         bp[run], bp_riley[run] = read_on_grid(
-            bp_inputs[run], grid, window, name=f"inputs.burn_probability.{run}",
-            native_fn=_filled_and_published, margin_native_px=NATIVE_MARGIN_PX)
-    dist = read_on_grid(wind_distribution_location, grid, window, name="inputs.wind.distribution")
+            location, grid, window, name=f"inputs.{key}", margin_native_px=NATIVE_MARGIN_PX,
+            native_fn=lambda native, key=key, location=location: _filled_and_published(
+                checked_values(key, location, native)))
+    dist = checked_values("wind.distribution", wind_distribution_location, read_on_grid(
+        wind_distribution_location, grid, window, name="inputs.wind.distribution"))
     if dist.ndim != 3 or dist.shape[0] != len(DIRECTIONS):
         raise ValueError(
             f"inputs.wind.distribution: {wind_distribution_location} has {1 if dist.ndim == 2 else dist.shape[0]} "
@@ -570,8 +588,23 @@ def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str,
         del full
     del inputs
     sources = config["inputs"]
-    out["crps"] = read_on_grid(sources["crps"], grid, region, name="inputs.crps")
-    out["rps"] = read_on_grid(sources["rps"], grid, region, name="inputs.rps")
+    for key in ("crps", "rps"):
+        out[key] = checked_values(key, sources[key], read_on_grid(sources[key], grid, region, name=f"inputs.{key}"))
     for run in CLIMATE_RUNS:
         out[f"rps_{run}"] = (out[f"bp_{run}"] * out["crps"]).astype(np.float32)
     return {name: np.ascontiguousarray(out[name], dtype=np.float32) for name in VARIABLES}
+
+
+def region_job(config: Mapping[str, Any], rid: str, wind_distribution_location: str, check_report: str,
+               code_version: str, sentinel: str) -> dict[str, Any]:
+    """One ``wind_region`` job: compute the region, commit it with its provenance (the checked
+    inputs' identities), prove it and write its sentinel; return the sentinel."""
+    from windrisk import inputs, store
+
+    grid = RegionGrid.from_config(config["grid"])
+    arrays = compute_region(config, grid, rid, wind_distribution_location)
+    identities = inputs.checked_identities(inputs.read_check(check_report))
+    identities.setdefault("wind.distribution", inputs.identity(wind_distribution_location))
+    payload = store.write_region(config, grid, rid, arrays, store.region_provenance(config, identities, code_version))
+    store.write_sentinel(sentinel, payload)
+    return payload

@@ -1,0 +1,25 @@
+# Every input is checked once, before any job that reads it (windrisk.inputs): one check per
+# group and identity digest. A bad input fails here, so no region job starts and deletes its
+# outputs; readers take the report as ancient(), so a re-check of the same inputs re-runs nothing.
+
+
+# No Snakemake inputs on purpose: the report's name (the digest) already changes with the inputs,
+# and readers behind an ancient() edge are not re-evaluated in a run where their upstream job
+# re-runs (Snakemake masks them), so this job must re-run only for a new digest. Demo files are
+# made before: the name is only known once the demo checkpoint is done.
+rule check_inputs:
+    output:
+        PATHS.input_check_pattern,
+    params:
+        identities=lambda w: group_identity(w.group).identities,
+        data_regions=data_region_ids(CFG, GRID, base_dir=Path(workflow.basedir)),
+    # A bad input stays bad: a retry would only repeat the same message.
+    retries: 0
+    log:
+        PATHS.log("check_inputs", "{group}-{digest}"),
+    benchmark:
+        PATHS.benchmark("check_inputs", "{group}-{digest}")
+    conda:
+        ENV
+    script:
+        "../scripts/check_inputs.py"
