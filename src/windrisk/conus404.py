@@ -17,6 +17,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from windrisk.fireweather import HOURLY_VARIABLES as VARIABLES
+
 CRS_CF: Final = {
     "grid_mapping_name": "lambert_conformal_conic",
     "standard_parallel": [30.0, 50.0],
@@ -30,7 +32,6 @@ PIXEL_M: Final = 4000.0
 SHAPE: Final = (1015, 1367)  # (y, x)
 CHUNKS: Final = (144, 175, 175)  # (time, y, x)
 HOURS: Final = 377_000  # 1979-10 to 2022-10, rounded
-VARIABLES: Final = ("T2", "TD2", "U10", "V10")
 UNITS: Final = {"T2": "K", "TD2": "K", "U10": "m s-1", "V10": "m s-1"}
 WRITE_BYTES: Final = 256 << 20
 
