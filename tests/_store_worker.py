@@ -1,19 +1,28 @@
 """A region-writer process for the store tests: imports once, then writes regions on command.
 
 Protocol: prints ``ready``; then per stdin line, a JSON job ``{"config", "regions", "template",
-"sentinel_dir"}`` → writes (template first if asked), prints one JSON result line. Like a
+"sentinel_dir", "threads", "delays", "lead_and_die"}`` → writes (template first if asked; with
+``threads`` every region at once, each in its own thread, as that many separate jobs would, each
+after its ``delays`` seconds), prints one JSON result line with each region's write time. ``lead_and_die`` instead takes the commit lease, prints ``holding``, waits
+for a line, commits what is waiting and SIGKILLs itself before writing any receipt: a committer
+killed at the worst moment. Like a
 Slurm job it is a fresh interpreter; pre-importing keeps the tests fast on small machines.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import time
 import traceback
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import icechunk as ic
 import numpy as np
 
 from windrisk import store
@@ -29,12 +38,12 @@ SMALL_GRID = {
 PROVENANCE = {"code_version": "test", "config_hash": "0" * 64, "inputs": {"demo": {"path": "none"}}}
 
 
-def small_config(store_section: dict[str, Any]) -> dict[str, Any]:
-    """A store-only config on the 4 x 5-region test grid."""
+def small_config(store_section: dict[str, Any], chunks: int = 32) -> dict[str, Any]:
+    """A store-only config on the test grid: 4 x 5 regions, 16 x 20 with ``chunks=8``."""
     section = {"branch": "main", "reconcile_sentinels": True,
-               "commit": {"max_attempts": 12, "backoff_s": 0.2, "max_backoff_s": 5.0, "lock_timeout_s": 120.0}}
+               "commit": {"patience_s": 600.0, "poll_max_s": 2.0, "lease_ttl_s": 30.0}, "gc": {"safety_window_s": 0}}
     section.update(store_section)
-    return {"run_name": "test", "grid": dict(SMALL_GRID), "store": section}
+    return {"run_name": "test", "grid": {**SMALL_GRID, "chunks": [chunks, chunks]}, "store": section}
 
 
 def expected_arrays(grid: RegionGrid, rid: str) -> dict[str, np.ndarray]:
@@ -55,12 +64,45 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"snapshots": {}, "template": None}
     if job.get("template"):
         result["template"] = store.ensure_template(config, grid)["template_snapshot_id"]
-    for rid in job["regions"]:
+    if job.get("lead_and_die"):
+        lead_and_die(config)
+
+    delays = dict(zip(job["regions"], job.get("delays") or [0.0] * len(job["regions"]), strict=True))
+    seconds: dict[str, float] = {}
+
+    def write(rid: str) -> str:
+        time.sleep(delays[rid])
+        started = time.perf_counter()
         payload = store.write_region(config, grid, rid, expected_arrays(grid, rid), PROVENANCE)
+        seconds[rid] = time.perf_counter() - started
         if job.get("sentinel_dir"):
             store.write_sentinel(Path(job["sentinel_dir"]) / f"{rid}.json", payload)
-        result["snapshots"][rid] = payload["snapshot_id"]
+        return str(payload["snapshot_id"])
+
+    if job.get("threads"):
+        with ThreadPoolExecutor(max_workers=len(job["regions"])) as pool:
+            result["snapshots"] = dict(zip(job["regions"], pool.map(write, job["regions"]), strict=True))
+    else:
+        result["snapshots"] = {rid: write(rid) for rid in job["regions"]}
+    result["seconds"] = seconds
     return result
+
+
+def lead_and_die(config: dict[str, Any]) -> None:
+    real = ic.Session.commit
+
+    def commit_then_die(self: ic.Session, *args: Any, **kwargs: Any) -> str:
+        real(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")
+
+    ic.Session.commit = commit_then_die
+    committer = store.group_committer(config)
+    assert committer.lease.try_acquire(), "the lease is taken"
+    print("holding", flush=True)
+    sys.stdin.readline()
+    committer.commit_pending()
+    raise AssertionError("nothing was waiting to be committed")
 
 
 def main() -> None:

@@ -99,10 +99,13 @@ def test_region_roundtrip_provenance_and_proof(any_cfg: dict) -> None:
     assert_region_equal(store.read_region(any_cfg, grid, "y1_x2", second["snapshot_id"]), expected_arrays(grid, "y1_x2"))
     # The first snapshot does not hold the second region yet: reads are pinned to a snapshot.
     assert np.isnan(store.read_region(any_cfg, grid, "y3_x4", first["snapshot_id"])["crps"]).all()
-    meta = store.open_repo(any_cfg).lookup_snapshot(first["snapshot_id"]).metadata["windrisk"]
-    assert meta["region_ids"] == ["y1_x2"] and meta["base_snapshot_id"] == template
+    info = store.open_repo(any_cfg).lookup_snapshot(first["snapshot_id"])
+    assert info.metadata["windrisk"]["run_name"] == "test"
+    records = store.region_records(info)
+    assert list(records) == ["y1_x2"] and records["y1_x2"]["base_snapshot_id"] == template
+    meta = records["y1_x2"]
     assert meta["data_sha256"] == first["data_sha256"] and meta["inputs"] == PROVENANCE["inputs"]
-    assert meta["run_name"] == "test" and meta["config_hash"] == PROVENANCE["config_hash"]
+    assert meta["config_hash"] == PROVENANCE["config_hash"]
     assert first["data_sha256"] == store.data_sha256(expected_arrays(grid, "y1_x2"))
 
 
@@ -138,15 +141,16 @@ def test_lost_commit_is_written_again(local_cfg: dict, monkeypatch: pytest.Monke
     assert len(calls) == 2 and payload["snapshot_id"] == calls[1] != calls[0]
 
 
-def test_commit_lock_times_out_with_a_clear_error(local_cfg: dict) -> None:
+def test_a_held_lease_fails_the_writer_after_its_patience(local_cfg: dict) -> None:
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
-    local_cfg["store"]["commit"].update(lock_timeout_s=0.3, max_attempts=1)
+    local_cfg["store"]["commit"].update(patience_s=0.5)
     fd = os.open(store.lock_path(local_cfg), os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        with pytest.raises(store.StoreError, match="lock_timeout_s"):
+        with pytest.raises(store.StoreError, match="patience_s"):
             write(local_cfg, "y0_x1")
+        assert store.group_committer(local_cfg).pending() == []  # the writer withdrew its ticket
     finally:
         os.close(fd)
     assert write(local_cfg, "y0_x1")["snapshot_id"]  # the store is untouched and usable

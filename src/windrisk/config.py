@@ -23,7 +23,8 @@ from windrisk.grid import RegionGrid, RegionIdError
 DEFAULTS: dict[str, Any] = {
     "store": {
         "branch": "main",
-        "commit": {"max_attempts": 8, "backoff_s": 0.5, "max_backoff_s": 30.0, "lock_timeout_s": 600.0},
+        "commit": {"patience_s": 3600.0, "poll_max_s": 2.0, "lease_ttl_s": 120.0},
+        "gc": {"safety_window_s": 3600.0},
         "reconcile_sentinels": True,
     },
     "buildings": {"row_group_size": 100_000, "max_dropped_fraction": 0.001},

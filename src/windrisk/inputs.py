@@ -36,7 +36,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from typing import Any, Final
 import numpy as np
 
 from windrisk.grid import RegionGrid
-from windrisk.io import write_json_atomic
+from windrisk.io import s3_client, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -208,19 +207,10 @@ def _local_zarr_documents(root: Path) -> dict[str, bytes]:
     return docs
 
 
-def s3_client() -> Any:
-    """boto3 S3 client: endpoint (``AWS_ENDPOINT_URL``) and credentials from the environment."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=REMOTE_TIMEOUT_S, read_timeout=REMOTE_TIMEOUT_S, retries={"max_attempts": 2})
-    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, config=config)
-
-
 def _s3_identity(location: str) -> dict[str, Any]:
     bucket, _, key = location.removeprefix("s3://").partition("/")
     try:
-        client = s3_client()
+        client = s3_client(timeout_s=REMOTE_TIMEOUT_S)
         head = None if key.endswith("/") else _s3_head(client, bucket, key)
         if head is None:  # a prefix: a Zarr store
             return {"zarr_metadata_sha256": _digest_documents(_s3_zarr_documents(client, bucket, key.rstrip("/")), location)}

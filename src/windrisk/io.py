@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,3 +50,20 @@ def log_to(path: str | Path) -> None:
     logging.basicConfig(
         filename=str(path), level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
+
+def s3_client(settings: Mapping[str, Any] | None = None, timeout_s: float = 60) -> Any:
+    """boto3 S3 client. ``settings``: the config's ``store.s3`` keys (endpoint, region, path style,
+    anonymous); otherwise the endpoint is ``AWS_ENDPOINT_URL``. Credentials only from the environment."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    settings = settings or {}
+    config = Config(
+        connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 3, "mode": "standard"},
+        signature_version=UNSIGNED if settings.get("anonymous") else None,
+        s3={"addressing_style": "path"} if settings.get("force_path_style") else None,
+    )
+    endpoint = settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or None
+    return boto3.client("s3", endpoint_url=endpoint, region_name=settings.get("region"), config=config)

@@ -1,4 +1,4 @@
-"""``windrisk store status|verify|adopt|gc``: inspect, adopt from and tidy the Icechunk store of a run."""
+"""``windrisk store status|verify|adopt|gc|commit-waiting``: inspect, adopt from and tidy the Icechunk store of a run."""
 
 from __future__ import annotations
 
@@ -61,10 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     adopt = sub.add_parser("adopt", parents=[common],
                            help="rewrite missing sentinels of regions the store holds with this run's provenance")
     adopt.add_argument("--dry-run", action="store_true", help="report what would be adopted, write nothing")
-    gc = sub.add_parser("gc", parents=[common], help="expire old snapshots and delete unreachable objects")
+    gc = sub.add_parser("gc", parents=[common], help="expire old snapshots and delete unreachable objects; "
+                        "refused while a run writes (never run it during a run)")
     gc.add_argument("--older-than", type=parse_age, default=timedelta(days=7),
-                    help="age cutoff (default 7d); never cuts into snapshots that sentinels name")
+                    help="age cutoff (default 7d); never cuts into snapshots that sentinels name, nor into "
+                    "the last store.gc.safety_window_s")
     gc.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
+    sub.add_parser("commit-waiting", parents=[common],
+                   help="commit regions whose jobs handed them over but were killed before they landed")
     return parser
 
 
@@ -137,7 +141,15 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"status": cmd_status, "verify": cmd_verify, "adopt": cmd_adopt, "gc": cmd_gc}
+def cmd_commit_waiting(args: argparse.Namespace) -> int:
+    """Commit what killed region jobs handed over; adopt then rewrites their sentinels."""
+    config, *_ = _load(args)
+    print(f"committed {store.commit_waiting(config)} waiting region(s); `windrisk store adopt` writes their sentinels")
+    return 0
+
+
+COMMANDS = {"status": cmd_status, "verify": cmd_verify, "adopt": cmd_adopt, "gc": cmd_gc,
+            "commit-waiting": cmd_commit_waiting}
 
 
 def main(argv: list[str] | None = None) -> int:
