@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -177,8 +178,17 @@ def test_real_jobscripts_keep_secrets_out_in_every_shared_fs_mode(
     assert run["secret_env"]["SNAKEMAKE_STORAGE_S3_SECRET_KEY"] == SECRET, out[-3000:]
     assert run["secret_env"]["WINDRISK_TEST_TOKEN"] == "tok-" + SECRET
     assert "--target-jobs" in run["command"][2] and "export" not in run["command"][2]
+    assert "-m snakemake --keep-going " in run["command"][2]
     logs = "".join(p.read_text() for p in (tmp_path / ".snakemake" / "log").glob("*.log"))
     assert SECRET not in json.dumps(run["command"]) + out + logs
+
+
+def test_keep_going_is_added_only_to_the_jobs_own_snakemake_call() -> None:
+    command = ("python -m snakemake --deploy-sources s3://b/src.tar.xz abc && "
+               "python -m snakemake --snakefile 'Snakefile' --target-jobs 'a:r=1' 'a:r=2' && exit 0 || exit 1")
+    assert cb.with_keep_going(command) == command.replace(
+        "&& python -m snakemake --snakefile", "&& python -m snakemake --keep-going --snakefile")
+    assert cb.with_keep_going(cb.with_keep_going(command)) == cb.with_keep_going(command)
 
 
 @pytest.mark.parametrize(
@@ -302,10 +312,17 @@ def test_coiled_profile_dry_run_on_conus(tmp_path: Path) -> None:
         bucket = new_bucket(endpoint)
         env = {**S3_ENV, "WINDRISK_S3_PREFIX": f"s3://{bucket}/run"}
         proc = run_snakemake(
-            tmp_path, "--profile", str(REPO / "profiles" / "coiled"), "-n", "--quiet", "rules",
+            tmp_path, "--profile", str(REPO / "profiles" / "coiled"), "-n",
             "--storage-s3-endpoint-url", endpoint, configfile=configfile, env=env,
         )
     out = proc.stdout + proc.stderr
     assert "Using profiles" in out and "profiles/coiled" in out
     stats = job_stats(out)
     assert stats["wind_region"] == 2 and stats["buildings_region"] == 2, out[-3000:]
+    # Every rule with a job per region runs in the one region group; an ungrouped one would
+    # start one Coiled cluster per region (405 on CONUS).
+    per_region = {rule for rule, block in re.findall(r"rule (\w+):\n(.*?)\n\n", out, re.DOTALL)
+                  if "wildcards: region_id=" in block}
+    groups = yaml.safe_load((REPO / "profiles" / "coiled" / "profile.yaml").read_text())["groups"]
+    assert per_region >= {"wind_region", "buildings_region", "report_region"}, out[-3000:]
+    assert {groups.get(rule) for rule in per_region} == {"regions"}, per_region

@@ -118,7 +118,22 @@ def command_from_jobscript(script: str, declared: Mapping[str, str], forwarded: 
             f"the value of {leaked} also appears in the command of jobscript {source} (e.g. in "
             "--config or a path); not submitted. Keep it out of the Snakemake command line"
         )
-    return command
+    return with_keep_going(command)
+
+
+def with_keep_going(command: str) -> str:
+    """``command`` with ``--keep-going`` on the job's own Snakemake call (the one with --target-jobs).
+
+    Snakemake never passes --keep-going to a group job, so one failed region stopped the other
+    regions of its group (and killed those running). With it, and ``keep-incomplete`` in
+    profiles/coiled (the main process otherwise deletes the outputs of every job of a failed
+    group), one failed region in a group of 20 is one region to rerun.
+    """
+    parts = command.split(" && ")
+    for i, part in enumerate(parts):
+        if "--target-jobs" in part and "--keep-going" not in part:
+            parts[i] = part.replace("-m snakemake ", "-m snakemake --keep-going ", 1)
+    return " && ".join(parts)
 
 
 def secrets_from_environment(names: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
