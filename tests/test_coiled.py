@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -104,6 +105,90 @@ def test_split_env_declarations_cuts_secrets_out_of_the_command() -> None:
     rest, found = cb.split_env_declarations(script)
     assert found == {"A": "x", "B": "it's"}
     assert rest == "#!/bin/sh\npython -m snakemake --mode remote\n"
+
+
+def test_split_env_declarations_after_the_workdir_prefix() -> None:
+    # With a shared filesystem Snakemake writes `cd <workdir> && export ... && python ...`.
+    script = "#!/bin/sh\ncd '/w d' && export A='x' B='y z' && python -m snakemake && exit 0 || exit 1\n"
+    rest, found = cb.split_env_declarations(script)
+    assert found == {"A": "x", "B": "y z"}
+    assert rest == "#!/bin/sh\ncd '/w d' && python -m snakemake && exit 0 || exit 1\n"
+
+
+@pytest.mark.parametrize(
+    ("script", "match"),
+    [
+        ("cd /w; export TOKEN=abc && python -m snakemake\n", "cannot cut out"),  # unknown layout
+        ("python -m snakemake --config key=s3cr3t\n", r"\['MY_KEY'\]"),  # value on the command line
+    ],
+)
+def test_command_from_jobscript_refuses_what_would_leak(script: str, match: str) -> None:
+    with pytest.raises(cb.CoiledBatchError, match=match):
+        cb.command_from_jobscript(script, {"MY_KEY": "s3cr3t", "REGION": "us-east-1"}, {}, "js.sh")
+    # A non-credential value (a region name) may appear in the command.
+    assert cb.command_from_jobscript("python -m x us-east-1\n", {"REGION": "us-east-1"}, {}, "js.sh")
+
+
+TINY_SNAKEFILE = """\
+envvars: "WINDRISK_TEST_TOKEN"
+rule one:
+    output: "one.txt"
+    shell: "touch {output}"
+"""
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        pytest.param(["none"], id="none"),  # the shipped profile: declaration first on the line
+        pytest.param(["input-output"], id="input-output"),  # `cd <workdir> && export ...`
+        # The other two layouts differ only in the python and Snakefile paths: ~12 s each.
+        pytest.param([], id="all-default", marks=pytest.mark.slow),
+        pytest.param(["sources", "source-cache"], id="sources-only", marks=pytest.mark.slow),
+    ],
+)
+def test_real_jobscripts_keep_secrets_out_in_every_shared_fs_mode(
+    tmp_path: Path, fake_coiled: dict[str, str], s3_endpoint: str, usage: list[str],
+) -> None:
+    """cluster-generic writes a real jobscript in each `shared-fs-usage` mode and runs the real
+    submit.py on it (Coiled is the stand-in): secrets go only to `secret_env`, never to the command,
+    Snakemake's output or its log. The stand-in reports the job failed, so the run ends at once."""
+    from s3server import new_bucket
+
+    (tmp_path / "Snakefile").write_text(TINY_SNAKEFILE)
+    env = {
+        **fake_coiled, "WINDRISK_TEST_TOKEN": "tok-" + SECRET, "SNAKEMAKE_STORAGE_S3_SECRET_KEY": SECRET,
+        "SNAKEMAKE_STORAGE_S3_ACCESS_KEY": "AKIAEXAMPLE",
+        "FAKE_COILED_STATUS": json.dumps({"tasks": [{"state": "error"}]}),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(tmp_path / "Snakefile"), "-d", str(tmp_path), "-j1",
+         "--workflow-profile", "none", "--executor", "cluster-generic",
+         "--cluster-generic-submit-cmd", f"{sys.executable} {SCRIPTS / 'submit.py'}",
+         "--cluster-generic-status-cmd", f"{sys.executable} {SCRIPTS / 'status.py'}",
+         "--seconds-between-status-checks", "1", "--default-storage-provider", "s3",
+         "--default-storage-prefix", f"s3://{new_bucket(s3_endpoint)}/run",
+         "--storage-s3-endpoint-url", s3_endpoint, *(["--shared-fs-usage", *usage] if usage else [])],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    out = proc.stdout + proc.stderr
+    runs = [c for c in calls(env) if c["call"] == "run"]
+    assert len(runs) == 1, out[-3000:]
+    (run,) = runs
+    assert run["secret_env"]["SNAKEMAKE_STORAGE_S3_SECRET_KEY"] == SECRET, out[-3000:]
+    assert run["secret_env"]["WINDRISK_TEST_TOKEN"] == "tok-" + SECRET
+    assert "--target-jobs" in run["command"][2] and "export" not in run["command"][2]
+    assert "-m snakemake --keep-going " in run["command"][2]
+    logs = "".join(p.read_text() for p in (tmp_path / ".snakemake" / "log").glob("*.log"))
+    assert SECRET not in json.dumps(run["command"]) + out + logs
+
+
+def test_keep_going_is_added_only_to_the_jobs_own_snakemake_call() -> None:
+    command = ("python -m snakemake --deploy-sources s3://b/src.tar.xz abc && "
+               "python -m snakemake --snakefile 'Snakefile' --target-jobs 'a:r=1' 'a:r=2' && exit 0 || exit 1")
+    assert cb.with_keep_going(command) == command.replace(
+        "&& python -m snakemake --snakefile", "&& python -m snakemake --keep-going --snakefile")
+    assert cb.with_keep_going(cb.with_keep_going(command)) == cb.with_keep_going(command)
 
 
 @pytest.mark.parametrize(
@@ -227,10 +312,17 @@ def test_coiled_profile_dry_run_on_conus(tmp_path: Path) -> None:
         bucket = new_bucket(endpoint)
         env = {**S3_ENV, "WINDRISK_S3_PREFIX": f"s3://{bucket}/run"}
         proc = run_snakemake(
-            tmp_path, "--profile", str(REPO / "profiles" / "coiled"), "-n", "--quiet", "rules",
+            tmp_path, "--profile", str(REPO / "profiles" / "coiled"), "-n",
             "--storage-s3-endpoint-url", endpoint, configfile=configfile, env=env,
         )
     out = proc.stdout + proc.stderr
     assert "Using profiles" in out and "profiles/coiled" in out
     stats = job_stats(out)
     assert stats["wind_region"] == 2 and stats["buildings_region"] == 2, out[-3000:]
+    # Every rule with a job per region runs in the one region group; an ungrouped one would
+    # start one Coiled cluster per region (405 on CONUS).
+    per_region = {rule for rule, block in re.findall(r"rule (\w+):\n(.*?)\n\n", out, re.DOTALL)
+                  if "wildcards: region_id=" in block}
+    groups = yaml.safe_load((REPO / "profiles" / "coiled" / "profile.yaml").read_text())["groups"]
+    assert per_region >= {"wind_region", "buildings_region", "report_region"}, out[-3000:]
+    assert {groups.get(rule) for rule in per_region} == {"regions"}, per_region

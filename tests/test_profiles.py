@@ -42,6 +42,16 @@ def test_remote_profiles_point_at_their_executors() -> None:
     assert coiled["default-storage-prefix"] == "$WINDRISK_S3_PREFIX"
 
 
+def test_coiled_profile_groups_each_regions_steps_into_one_batch_job() -> None:
+    # One group name: a region's jobs form one component, 20 components one Coiled cluster.
+    # (tests/test_coiled.py derives the per-region rules from a dry run; this is the quick check.)
+    coiled = profile("coiled")
+    names = {coiled["groups"].get(r) for r in ("wind_region", "buildings_region", "report_region")}
+    assert names == {"regions"} and coiled["group-components"]["regions"] == 20
+    # Without it Snakemake deletes the outputs of all 20 regions when one of them fails.
+    assert coiled["keep-incomplete"] is True
+
+
 def test_default_profile_is_loaded_automatically(tmp_path: Path) -> None:
     out = run_snakemake(tmp_path, "-n", "--quiet", "rules")
     assert "workflow specific profile" in out.stderr and "profiles/default" in out.stderr

@@ -75,6 +75,29 @@ def test_overview_of_some_regions_covers_only_them(small_store) -> None:
     np.testing.assert_array_equal(frames["rps_2011"], block_mean(full[20:40, 20:55], 4))
 
 
+def test_overview_opens_the_store_once(small_store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from windrisk import store
+
+    cfg, grid, sentinels, _ = small_store
+    opened = []
+    real_open = store.open_repo
+    monkeypatch.setattr(store, "open_repo", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    overview_frames(cfg, grid, sentinels, Mosaic(grid.full_window, 5))
+    assert len(opened) == 1  # was one per region: ~2.3 s each on S3
+
+
+def test_region_groups_read_an_older_snapshot_at_that_snapshot(small_store) -> None:
+    from windrisk import store
+
+    cfg, grid, sentinels, full = small_store
+    first = store.read_sentinel(sentinels["y0_x0"])["snapshot_id"]  # y0_x1 not yet written there
+    (rid, group), = store.region_groups(cfg, {"y0_x1": first})
+    rows, cols = grid.region_slices(rid)
+    assert np.isnan(group["rps_2011"][rows, cols]).all()
+    (_, tip), = store.region_groups(cfg, {"y0_x1": store.read_sentinel(sentinels["y0_x1"])["snapshot_id"]})
+    np.testing.assert_array_equal(tip["rps_2011"][rows, cols], full[rows, cols])
+
+
 def test_block_mean_ignores_nan_and_keeps_partial_blocks() -> None:
     a = np.array([[1, 3, 5], [np.nan, 2, np.nan], [np.nan, np.nan, 7]], dtype=np.float32)
     np.testing.assert_array_equal(block_mean(a, 2), np.array([[2, 5], [np.nan, 7]], dtype=np.float32))

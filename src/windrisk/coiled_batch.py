@@ -17,8 +17,11 @@ starts its own cluster), ``coiled.batch.status(cluster_id)`` (jobs with per-task
 
 Credentials never reach a command line, a config file or a log: the ``export NAME='value' &&``
 declarations Snakemake writes into jobscripts (storage-plugin settings such as
-``SNAKEMAKE_STORAGE_S3_SECRET_KEY``) are cut out and sent as Coiled secret env vars, together
-with the variables named by ``--secret-env``; only their names are ever printed.
+``SNAKEMAKE_STORAGE_S3_SECRET_KEY``, the workflow's ``envvars:``) are cut out and sent as Coiled
+secret env vars, together with the variables named by ``--secret-env``; only their names are
+ever printed. The declaration starts the command line with ``shared-fs-usage: none`` and follows
+``cd <workdir> &&`` in every mode that assumes a common working directory; both are handled, and
+a command that still holds a declaration or a secret's value is refused, never sent.
 """
 
 from __future__ import annotations
@@ -48,10 +51,18 @@ TASK_FAILED = frozenset({"error", "errored", "failed", "cancelled", "canceled", 
 # Cluster states meaning no task will run any more.
 CLUSTER_ENDED = frozenset({"stopped", "stopping", "error", "errored", "failed", "deleted", "closed"})
 
-# `export A='x' B="y" &&` as written by snakemake-interface-executor-plugins (values are repr()).
+# `export A='x' B="y" &&` as written by snakemake-interface-executor-plugins (values are repr()):
+# first on the line, or after `cd <workdir> &&` (RealExecutor.format_job_exec puts the prefix first).
 _QUOTED = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\""""
-_ENV_DECLARATION = re.compile(rf"^export ((?:\w+=(?:{_QUOTED})\s*)+)&&\s*", re.MULTILINE)
+_ENV_DECLARATION = re.compile(rf"(^|&&[ \t]+)export[ \t]+((?:\w+=(?:{_QUOTED})[ \t]*)+)&&[ \t]*", re.MULTILINE)
 _ENV_ITEM = re.compile(rf"(\w+)=({_QUOTED})")
+# Any declaration left after the cut means a jobscript layout we do not know: refuse to send it.
+_ANY_EXPORT = re.compile(r"(^|[;&|(]\s*)export\s+\w+=", re.MULTILINE)
+# The job's properties (params, resources, file lists) are for the submit command, not the job.
+_PROPERTIES_LINE = re.compile(r"^# properties = .*\n?", re.MULTILINE)
+# Names whose values must never appear in the command (values of other exports, e.g. a region
+# name, may legitimately appear there too).
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|CREDENTIAL|KEY", re.IGNORECASE)
 
 
 class CoiledBatchError(RuntimeError):
@@ -76,15 +87,53 @@ class CoiledSettings:
 
 # ---- submit -------------------------------------------------------------------------------------
 def split_env_declarations(script: str) -> tuple[str, dict[str, str]]:
-    """Jobscript → (script without ``export NAME=value &&`` prefixes, {NAME: value})."""
+    """Jobscript → (script without its ``export NAME=value &&`` declarations, {NAME: value})."""
     found: dict[str, str] = {}
 
     def cut(match: re.Match[str]) -> str:
-        for name, quoted in _ENV_ITEM.findall(match.group(1)):
+        for name, quoted in _ENV_ITEM.findall(match.group(2)):
             found[name] = ast.literal_eval(quoted)
-        return ""
+        return match.group(1)  # keeps a preceding `cd <workdir> &&` chained to the command
 
     return _ENV_DECLARATION.sub(cut, script), found
+
+
+def command_from_jobscript(script: str, declared: Mapping[str, str], forwarded: Mapping[str, str],
+                           source: str | Path) -> str:
+    """The shell command to send: ``script`` (declarations already cut) without its properties line.
+
+    Refused, naming ``source``, when an ``export`` is left or the value of a ``--secret-env``
+    variable or of a declared credential (``*KEY*``, ``*SECRET*``, ``*TOKEN*`` ...) appears in it.
+    """
+    command = _PROPERTIES_LINE.sub("", script)
+    if _ANY_EXPORT.search(command):
+        raise CoiledBatchError(
+            f"jobscript {source} declares env vars in a form submit.py cannot cut out, so they would "
+            "reach the Coiled command line; not submitted. Pass them with --secret-env instead"
+        )
+    secret = {**{n: v for n, v in declared.items() if _SECRET_NAME.search(n)}, **forwarded}
+    leaked = sorted(name for name, value in secret.items() if value and value in command)
+    if leaked:
+        raise CoiledBatchError(
+            f"the value of {leaked} also appears in the command of jobscript {source} (e.g. in "
+            "--config or a path); not submitted. Keep it out of the Snakemake command line"
+        )
+    return with_keep_going(command)
+
+
+def with_keep_going(command: str) -> str:
+    """``command`` with ``--keep-going`` on the job's own Snakemake call (the one with --target-jobs).
+
+    Snakemake never passes --keep-going to a group job, so one failed region stopped the other
+    regions of its group (and killed those running). With it, and ``keep-incomplete`` in
+    profiles/coiled (the main process otherwise deletes the outputs of every job of a failed
+    group), one failed region in a group of 20 is one region to rerun.
+    """
+    parts = command.split(" && ")
+    for i, part in enumerate(parts):
+        if "--target-jobs" in part and "--keep-going" not in part:
+            parts[i] = part.replace("-m snakemake ", "-m snakemake --keep-going ", 1)
+    return " && ".join(parts)
 
 
 def secrets_from_environment(names: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -165,13 +214,15 @@ def submit(
 ) -> str:
     """Start one Coiled batch job running the jobscript; return the id status/cancel take."""
     script, declared = split_env_declarations(jobscript.read_text())
-    secrets = {**declared, **secrets_from_environment(secret_names)}
+    forwarded = secrets_from_environment(secret_names)
+    command = command_from_jobscript(script, declared, forwarded, jobscript)
+    secrets = {**declared, **forwarded}
     options = run_options(
         settings, name=name, cpu=cpu, memory_mb=memory_mb,
         secret_env=secrets, forward_aws_credentials=forward_aws_credentials,
     )
     with _quiet_stdout():
-        result = _coiled("coiled.batch").run(["/bin/sh", "-c", script], **options)
+        result = _coiled("coiled.batch").run(["/bin/sh", "-c", command], **options)
     # status() takes the cluster id (one cluster per batch job); fall back to the job id.
     result = result if isinstance(result, Mapping) else {"job_id": result}
     job_id = result.get("cluster_id") or result.get("job_id")

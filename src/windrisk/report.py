@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -25,6 +25,9 @@ from matplotlib.ticker import MaxNLocator
 from windrisk.grid import RegionGrid, Window
 from windrisk.io import atomic_path
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
+
+if TYPE_CHECKING:
+    import zarr
 
 RPS_VARIABLES: tuple[str, ...] = tuple(f"rps_{run}" for run in CLIMATE_RUNS)
 N_SCORES = 11  # scores 0..10
@@ -52,22 +55,15 @@ def block_mean(array: np.ndarray, step: int) -> np.ndarray:
 
 
 def read_region_reduced(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str, step: int = 1,
-    names: Sequence[str] = RPS_VARIABLES,
+    group: zarr.Group, grid: RegionGrid, rid: str, step: int = 1, names: Sequence[str] = RPS_VARIABLES,
 ) -> dict[str, np.ndarray]:
-    """``names`` of one region at ``snapshot_id``, block-averaged by ``step``.
+    """``names`` of one region from the store's root ``group``, block-averaged by ``step``.
 
     Reads only the region's chunk of each named variable, one variable at a time, so memory
     stays at one chunk however large the run.
     """
-    from windrisk.store import open_dataset_at
-
     rows, cols = grid.region_slices(rid)
-    ds = open_dataset_at(config, snapshot_id)
-    return {
-        name: block_mean(np.asarray(ds[name].isel(y=rows, x=cols).values, np.float32), step)
-        for name in names
-    }
+    return {name: block_mean(np.asarray(group[name][rows, cols], np.float32), step) for name in names}
 
 
 def snapshot_of(sentinel: str | Path) -> str:
@@ -148,10 +144,12 @@ def quicklook_region(
     max_px: int = QUICKLOOK_MAX_PX,
 ) -> Path:
     """The region's rps_2011 and rps_2047 at the sentinel's snapshot, at most ``max_px`` on a side."""
+    from windrisk.store import open_group_at
+
     snapshot = snapshot_of(sentinel)
     window = grid.region_window(rid)
     step = max(1, math.ceil(max(window.shape) / max_px))
-    arrays = read_region_reduced(config, grid, rid, snapshot, step)
+    arrays = read_region_reduced(open_group_at(config, snapshot), grid, rid, step)
     shown = {name: north_up(a, grid) for name, a in arrays.items()}
     title = f"Region {rid}{averaged(step)} (snapshot {snapshot[:10]})"
     return plot_rps_pair(shown, extent_of(grid, whole_blocks(window, step)), title, out_png)
@@ -202,10 +200,18 @@ class Mosaic:
 def overview_frames(
     config: Mapping[str, Any], grid: RegionGrid, sentinels: Mapping[str, str | Path], mosaic: Mosaic,
 ) -> dict[str, np.ndarray]:
-    """rps_2011 and rps_2047 of all regions block-averaged into the mosaic (grid row order)."""
+    """rps_2011 and rps_2047 of all regions block-averaged into the mosaic (grid row order).
+
+    The store is opened once for all regions (``store.region_groups``): opening it per region
+    cost ~2.3 s each on S3 (405 CONUS regions: ~16 min). 48 regions, loaded 2-core machine:
+    local store 20.0 s -> 3.4 s, moto S3 192 s -> 30 s.
+    """
+    from windrisk.store import region_groups
+
     frames = {name: np.full(mosaic.shape, np.nan, dtype=np.float32) for name in RPS_VARIABLES}
-    for rid, sentinel in sentinels.items():  # one region in memory at a time
-        arrays = read_region_reduced(config, grid, rid, snapshot_of(sentinel), mosaic.step)
+    snapshots = {rid: snapshot_of(sentinel) for rid, sentinel in sentinels.items()}
+    for rid, group in region_groups(config, snapshots):  # one region in memory at a time
+        arrays = read_region_reduced(group, grid, rid, mosaic.step)
         r, c = mosaic.offset(grid.region_window(rid))
         for name, array in arrays.items():
             frames[name][r : r + array.shape[0], c : c + array.shape[1]] = array
