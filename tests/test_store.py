@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +267,63 @@ def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(tmp_
     store.sentinel_path(paths, "y0_x0").unlink()
     [again] = store.adopt_regions(local_cfg, grid, paths, ["y0_x0"], other_code)
     assert not again.adopted and "code_version" in again.reason
+
+
+# ---- group commit ----------------------------------------------------------------------------
+def hand_over(cfg: dict, rid: str) -> str:
+    """Write a region through a fork and queue it, as a region job does, without waiting."""
+    grid = grid_of(cfg)
+    committer = store.group_committer(cfg)
+    ticket = store.new_ticket(rid)
+    session = store.open_repo(cfg).writable_session("main")
+    fork = session.fork()
+    store._write_chunks(fork, grid, rid, store._region_arrays(grid, rid, expected_arrays(grid, rid)))
+    record = {"region_id": rid, "data_sha256": store.data_sha256(expected_arrays(grid, rid)), "all_nan": False,
+              **PROVENANCE, "base_snapshot_id": session.snapshot_id}
+    committer.submit(ticket, fork, record)
+    return ticket
+
+
+def test_waiting_regions_land_in_one_commit_with_their_records(any_cfg: dict) -> None:
+    grid = grid_of(any_cfg)
+    store.ensure_template(any_cfg, grid)
+    tickets = [hand_over(any_cfg, rid) for rid in ("y0_x1", "y1_x1", "y2_x1")]
+    assert store.commit_waiting(any_cfg) == 3
+    tip = store.open_repo(any_cfg).lookup_snapshot(store.open_repo(any_cfg).lookup_branch("main"))
+    records = store.region_records(tip)
+    assert sorted(records) == ["y0_x1", "y1_x1", "y2_x1"]
+    assert {records[r]["ticket"] for r in records} == set(tickets)
+    assert records["y1_x1"]["inputs"] == PROVENANCE["inputs"]  # provenance stored once, expanded per region
+    for rid in records:
+        assert_region_equal(store.read_region(any_cfg, grid, rid, tip.id), expected_arrays(grid, rid))
+    assert store.group_committer(any_cfg).pending() == [] and store.commit_waiting(any_cfg) == 0
+
+
+def test_a_newer_write_of_a_region_supersedes_the_older_and_bad_tickets_are_refused(local_cfg: dict) -> None:
+    store.ensure_template(local_cfg, grid_of(local_cfg))
+    older, newer = hand_over(local_cfg, "y1_x2"), hand_over(local_cfg, "y1_x2")
+    committer = store.group_committer(local_cfg)
+    committer.area.put("tickets/" + store.new_ticket("y3_x3"), b"not a pickle")
+    assert store.commit_waiting(local_cfg) == 1
+    assert "superseded" in json.loads(committer.area.get(f"receipts/{older}"))["error"]
+    assert "snapshot_id" in json.loads(committer.area.get(f"receipts/{newer}"))
+    refused = [k for k in committer.area.keys("receipts/") if "y3_x3" in k]
+    assert len(refused) == 1 and "cannot be read" in json.loads(committer.area.get(refused[0]))["error"]
+
+
+def test_gc_refuses_while_a_run_writes_and_names_the_way_out(tmp_path: Path, local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    paths = RunPaths(str(tmp_path / "results"))
+    store.ensure_template(local_cfg, grid)
+    hand_over(local_cfg, "y0_x2")  # a killed job's hand-over: its chunks are in no snapshot yet
+    with pytest.raises(store.StoreError, match="commit-waiting"):
+        store.collect_garbage(local_cfg, grid, paths, list(grid.all_region_ids), timedelta(0))
+    store.commit_waiting(local_cfg)
+    local_cfg["store"]["gc"]["safety_window_s"] = 600  # writers silent for longer count as dead
+    committer = store.group_committer(local_cfg)
+    with committer.registered(store.new_ticket("y3_x0")), pytest.raises(store.StoreError, match="1 live writer"):
+        store.collect_garbage(local_cfg, grid, paths, list(grid.all_region_ids), timedelta(0))
+    report = store.collect_garbage(local_cfg, grid, paths, list(grid.all_region_ids), timedelta(0))
+    assert report["cutoff_set_by"] == "store.gc.safety_window_s"
+    tip = store.open_repo(local_cfg).lookup_branch("main")
+    assert_region_equal(store.read_region(local_cfg, grid, "y0_x2", tip), expected_arrays(grid, "y0_x2"))

@@ -33,11 +33,13 @@ import os
 import pickle
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,10 +57,10 @@ class QueueError(RuntimeError):
 
 # ---- the queue area: a few small objects beside the repository --------------------------------
 class QueueArea(Protocol):
-    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool: ...
+    def put(self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> bool: ...
     def get(self, key: str) -> bytes | None: ...
     def keys(self, prefix: str) -> list[str]: ...
-    def age_s(self, key: str) -> float | None: ...
+    def stat(self, key: str) -> tuple[float, str] | None: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -71,7 +73,9 @@ class LocalArea:
     def _path(self, key: str) -> Path:
         return self.root / key
 
-    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
+    def put(self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> bool:
+        if if_match is not None:  # no atomic compare-and-swap on a plain filesystem
+            raise NotImplementedError("LocalArea cannot replace conditionally; local stores use FileLease")
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
@@ -99,11 +103,13 @@ class LocalArea:
             return []
         return sorted(prefix + p.name for p in folder.iterdir() if not p.name.startswith("."))
 
-    def age_s(self, key: str) -> float | None:
+    def stat(self, key: str) -> tuple[float, str] | None:
+        """(age in s, a version tag) or None when absent."""
         try:
-            return time.time() - self._path(key).stat().st_mtime
+            st = self._path(key).stat()
         except FileNotFoundError:
             return None
+        return time.time() - st.st_mtime, f"{st.st_ino}-{st.st_mtime_ns}"
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -115,12 +121,12 @@ class S3Area:
     def __init__(self, client: Any, bucket: str, prefix: str) -> None:
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/") + "/"
 
-    def put(self, key: str, data: bytes, *, if_absent: bool = False) -> bool:
-        extra = {"IfNoneMatch": "*"} if if_absent else {}
+    def put(self, key: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> bool:
+        extra = {"IfNoneMatch": "*"} if if_absent else {"IfMatch": if_match} if if_match else {}
         try:
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, **extra)
         except self.client.exceptions.ClientError as exc:
-            if _status(exc) in (409, 412):  # exists (409: a concurrent conditional put won)
+            if _status(exc) in (404, 409, 412):  # precondition failed (409: a concurrent conditional put won)
                 return False
             raise
         return True
@@ -135,18 +141,17 @@ class S3Area:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
         return sorted(obj["Key"].removeprefix(self.prefix) for page in pages for obj in page.get("Contents", []))
 
-    def age_s(self, key: str) -> float | None:
-        """Age by the server's clock (its Date header against LastModified): no skew with ours."""
+    def stat(self, key: str) -> tuple[float, str] | None:
+        """(age by the server's clock: its Date header against LastModified, so no skew with ours;
+        ETag) or None when absent."""
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
         except self.client.exceptions.ClientError as exc:
             if _status(exc) == 404:
                 return None
             raise
-        from email.utils import parsedate_to_datetime
-
         now = parsedate_to_datetime(head["ResponseMetadata"]["HTTPHeaders"]["date"])
-        return (now - head["LastModified"]).total_seconds()
+        return (now - head["LastModified"]).total_seconds(), str(head["ETag"])
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
@@ -190,32 +195,39 @@ class FileLease:
 
 
 class ObjectLease:
-    """A create-only object; a holder that died is replaced once the object is ``ttl_s`` old."""
+    """A create-only object; a holder that died is replaced once the object is ``ttl_s`` old.
+
+    The holder rewrites it every ``ttl_s / 4`` while it holds it (``kept_alive``). Taking over a
+    stale lease is a compare-and-swap on its ETag, so of many waiters that see it stale one wins.
+    """
 
     def __init__(self, area: QueueArea, ttl_s: float) -> None:
         self.area, self.ttl_s, self.token = area, ttl_s, ""
         self._age_checked = time.monotonic()  # staleness is looked at every ttl/4, not every try
 
+    def _body(self, token: str) -> bytes:
+        return json.dumps({"token": token, "pid": os.getpid(), "host": os.uname().nodename}).encode()
+
     def try_acquire(self) -> bool:
         token = secrets.token_hex(8)
-        body = json.dumps({"token": token, "pid": os.getpid(), "host": os.uname().nodename}).encode()
-        if not self.area.put(LEASE, body, if_absent=True):
+        if not self.area.put(LEASE, self._body(token), if_absent=True):
             if time.monotonic() - self._age_checked < self.ttl_s / 4:
                 return False
             self._age_checked = time.monotonic()
-            age = self.area.age_s(LEASE)
-            if age is None or age < self.ttl_s:
+            held = self.area.stat(LEASE)
+            if held is None or held[0] < self.ttl_s:
                 return False
-            log.warning("commit lease is %.0f s old (holder died?); taking it over", age)
-            self.area.delete(LEASE)
-            if not self.area.put(LEASE, body, if_absent=True):
+            if not self.area.put(LEASE, self._body(token), if_match=held[1]):
                 return False
+            log.warning("took over a commit lease %.0f s old (its holder died?)", held[0])
         self.token = token
         return True
 
     def refresh(self) -> None:
-        """Rewrite the lease so its age restarts: a holder committing for long is not taken over."""
-        self.area.put(LEASE, json.dumps({"token": self.token, "pid": os.getpid(), "host": os.uname().nodename}).encode())
+        """Rewrite the lease so its age restarts (only while it is still ours)."""
+        held = self.area.get(LEASE)
+        if held is not None and json.loads(held).get("token") == self.token:
+            self.area.put(LEASE, self._body(self.token))
 
     def release(self) -> None:
         held = self.area.get(LEASE)
@@ -225,15 +237,35 @@ class ObjectLease:
 
 
 @contextmanager
-def holding(lease: Lease, timeout_s: float, what: str) -> Iterator[None]:
-    """Hold ``lease`` for a block, waiting up to ``timeout_s``; QueueError naming ``what`` if not."""
+def kept_alive(lease: Lease, every_s: float) -> Iterator[None]:
+    """Refresh ``lease`` from a thread every ``every_s`` for the block (a long commit or gc)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            lease.refresh()
+
+    thread = threading.Thread(target=beat, name="lease-keepalive", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
+def holding(lease: Lease, timeout_s: float, what: str, refresh_s: float = 30.0) -> Iterator[None]:
+    """Hold ``lease`` for a block (refreshed every ``refresh_s``), waiting up to ``timeout_s``;
+    QueueError naming ``what`` if it never comes."""
     deadline = time.monotonic() + timeout_s
     while not lease.try_acquire():
         if time.monotonic() >= deadline:
             raise QueueError(f"waited {timeout_s:.0f} s for the commit lease to {what}; another process holds it")
         time.sleep(random.uniform(0.01, 0.2))
     try:
-        yield
+        with kept_alive(lease, refresh_s):
+            yield
     finally:
         lease.release()
 
@@ -302,7 +334,8 @@ class GroupCommitter:
                 return str(answer["snapshot_id"])
             if self.lease.try_acquire():
                 try:
-                    self._lead()
+                    with kept_alive(self.lease, self.settings.lease_ttl_s / 4):
+                        self._lead()
                 finally:
                     self.lease.release()
                 continue
@@ -323,8 +356,8 @@ class GroupCommitter:
     def _lead(self) -> None:
         """Commit what waits, again while more arrives (up to ``lead_for_s``), then let go."""
         until = time.monotonic() + self.settings.lead_for_s
-        while self.commit_pending() and time.monotonic() < until:
-            self.lease.refresh()
+        while time.monotonic() < until and self.commit_pending():
+            continue
 
     def commit_pending(self) -> int:
         """Merge the pending tickets into one commit; the number committed. Hold the lease."""
@@ -381,10 +414,10 @@ class GroupCommitter:
         """(live, abandoned) writer tickets: abandoned ones have not beaten for ``stale_after_s``."""
         live, abandoned = [], []
         for key in self.area.keys(WRITERS):
-            age = self.area.age_s(key)
-            if age is None:
+            seen = self.area.stat(key)
+            if seen is None:
                 continue
-            (abandoned if age > stale_after_s else live).append(key.removeprefix(WRITERS))
+            (abandoned if seen[0] > stale_after_s else live).append(key.removeprefix(WRITERS))
         return live, abandoned
 
     def forget_writer(self, ticket: str) -> None:

@@ -401,7 +401,8 @@ def _commit_template(repo: ic.Repository, config: Mapping[str, Any], grid: Regio
 
 def ensure_template(config: Mapping[str, Any], grid: RegionGrid) -> dict[str, Any]:
     """Create the store and commit the template once; a no-op when the same template exists."""
-    with holding(commit_lease(config), commit_settings(config).patience_s, "commit the template"):
+    settings = commit_settings(config)
+    with holding(commit_lease(config), settings.patience_s, "commit the template", settings.lease_ttl_s / 4):
         for attempt in range(1, TEMPLATE_TRIES + 1):
             repo, created = _open_or_create(config)
             attrs = _existing_template(repo, config)
@@ -643,7 +644,8 @@ def write_region(
 def commit_waiting(config: Mapping[str, Any]) -> int:
     """Commit the regions whose writers handed them over but died before they landed."""
     committer = group_committer(config)
-    with holding(committer.lease, commit_settings(config).patience_s, "commit waiting regions"):
+    settings = committer.settings
+    with holding(committer.lease, settings.patience_s, "commit waiting regions", settings.lease_ttl_s / 4):
         return committer.commit_pending()
 
 
@@ -926,18 +928,33 @@ def adopt_regions(
     latest = latest_region_commits(repo.ancestry(branch=branch_of(config)))
     out = []
     for rid in missing:
-        info = latest.get(rid)
-        if not view.written[grid.chunk_index(rid)] or info is None:
-            out.append(Adoption(rid, False, "the store holds no commit of it on the branch"))
-            continue
-        differences = provenance_differences(region_records(info)[rid], expected)
-        if differences:
-            out.append(Adoption(rid, False, f"made from other {', '.join(differences)}", info.id))
-            continue
-        if not dry_run:
-            write_sentinel(sentinel_path(paths, rid), sentinel_from_commit(config, rid, info))
-        out.append(Adoption(rid, True, "", info.id))
+        adoption = _adoption(view, latest, grid, rid, expected)
+        if adoption.adopted and not dry_run:
+            write_sentinel(sentinel_path(paths, rid), sentinel_from_commit(config, rid, latest[rid]))
+        out.append(adoption)
     return out
+
+
+def _adoption(view: BranchView, latest: Mapping[str, ic.SnapshotInfo], grid: RegionGrid, rid: str,
+              expected: Mapping[str, Any]) -> Adoption:
+    info = latest.get(rid)
+    if not view.written[grid.chunk_index(rid)] or info is None:
+        return Adoption(rid, False, "the store holds no commit of it on the branch")
+    differences = provenance_differences(region_records(info)[rid], expected)
+    if differences:
+        return Adoption(rid, False, f"made from other {', '.join(differences)}", info.id)
+    return Adoption(rid, True, "", info.id)
+
+
+def committed_sentinel(config: Mapping[str, Any], grid: RegionGrid, rid: str, expected: Mapping[str, Any]
+                       ) -> dict[str, Any] | None:
+    """The sentinel of ``rid`` when the branch already holds it with the ``expected`` provenance
+    (a retried group job, a killed job whose region landed), else None: compute it."""
+    repo = open_repo(config)
+    view = _branch_view_of(repo, config, grid)
+    latest = latest_region_commits(repo.ancestry(branch=branch_of(config)))
+    adoption = _adoption(view, latest, grid, rid, expected)
+    return sentinel_from_commit(config, rid, latest[rid]) if adoption.adopted else None
 
 
 # ---- verify and gc -----------------------------------------------------------------------------
@@ -995,7 +1012,8 @@ def collect_garbage(
     """
     window = gc_safety_window(config)
     committer = group_committer(config)
-    with holding(committer.lease, commit_settings(config).patience_s, "collect garbage"):
+    settings = committer.settings
+    with holding(committer.lease, settings.patience_s, "collect garbage", settings.lease_ttl_s / 4):
         live, abandoned = committer.live_writers(window.total_seconds())
         waiting = committer.pending()
         if live or waiting:

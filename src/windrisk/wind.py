@@ -31,6 +31,7 @@ Choices (the published code leaves them open or gets them wrong):
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -598,13 +599,21 @@ def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str,
 def region_job(config: Mapping[str, Any], rid: str, wind_distribution_location: str, check_report: str,
                code_version: str, sentinel: str) -> dict[str, Any]:
     """One ``wind_region`` job: compute the region, commit it with its provenance (the checked
-    inputs' identities), prove it and write its sentinel; return the sentinel."""
+    inputs' identities), prove it and write its sentinel; return the sentinel. A region the store
+    already holds with this provenance (a retried group job, a killed job whose commit landed) is
+    not computed again."""
     from windrisk import inputs, store
 
     grid = RegionGrid.from_config(config["grid"])
-    arrays = compute_region(config, grid, rid, wind_distribution_location)
     identities = inputs.checked_identities(inputs.read_check(check_report))
     identities.setdefault("wind.distribution", inputs.identity(wind_distribution_location))
-    payload = store.write_region(config, grid, rid, arrays, store.region_provenance(config, identities, code_version))
+    provenance = store.region_provenance(config, identities, code_version)
+    payload = store.committed_sentinel(config, grid, rid, provenance)
+    if payload is not None:
+        logging.getLogger(__name__).info("region %s is in the store as %s with this provenance; not computed again",
+                                         rid, payload["snapshot_id"])
+    else:
+        payload = store.write_region(config, grid, rid, compute_region(config, grid, rid, wind_distribution_location),
+                                     provenance)
     store.write_sentinel(sentinel, payload)
     return payload
