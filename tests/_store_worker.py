@@ -24,6 +24,7 @@ from typing import Any
 
 import icechunk as ic
 import numpy as np
+from zarr.core.sync import sync
 
 from windrisk import store
 from windrisk.grid import RegionGrid
@@ -56,6 +57,27 @@ def expected_arrays(grid: RegionGrid, rid: str) -> dict[str, np.ndarray]:
         arr[rng.random(shape) < 0.1] = np.nan
         out[name] = np.full(shape, np.nan, np.float32) if rid == "y0_x0" else arr
     return out
+
+
+def region_chunk_ids(config: dict[str, Any], grid: RegionGrid, rid: str) -> dict[str, str]:
+    """Variable → id of the chunk object holding region ``rid`` at the branch tip (stored ones only)."""
+    session = store.open_repo(config).readonly_session(branch=store.branch_of(config))
+    index = grid.chunk_index(rid)
+    return {name: cid for name in VARIABLES
+            for at, cid in sync(store._native_chunk_refs(session, name)) if at == index}
+
+
+def delete_chunk(config: dict[str, Any], chunk_id: str) -> None:
+    """Delete one chunk object behind Icechunk's back, as a racing ``gc`` would."""
+    url = store.store_url(config)
+    if not url.startswith("s3://"):
+        (Path(url) / "chunks" / chunk_id).unlink()
+        return
+    import boto3
+
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    client = boto3.client("s3", endpoint_url=config["store"]["s3"]["endpoint_url"], region_name="us-east-1")
+    client.delete_object(Bucket=bucket, Key=f"{prefix.strip('/')}/chunks/{chunk_id}")
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:

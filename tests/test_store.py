@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from _store_worker import PROVENANCE, expected_arrays, small_config
+from _store_worker import PROVENANCE, delete_chunk, expected_arrays, region_chunk_ids, small_config
 from s3server import free_port, new_bucket, s3_endpoint, s3_store_section  # noqa: F401 - fixture
 
 from windrisk import store
@@ -327,3 +327,32 @@ def test_gc_refuses_while_a_run_writes_and_names_the_way_out(tmp_path: Path, loc
     assert report["cutoff_set_by"] == "store.gc.safety_window_s"
     tip = store.open_repo(local_cfg).lookup_branch("main")
     assert_region_equal(store.read_region(local_cfg, grid, "y0_x2", tip), expected_arrays(grid, "y0_x2"))
+
+def test_deleted_chunks_make_a_done_region_stale_until_rewritten(tmp_path: Path, any_cfg: dict) -> None:
+    """Issue 16: gc deleted a committed region's chunk after its sentinel was written."""
+    grid = grid_of(any_cfg)
+    paths = RunPaths(str(tmp_path / "results"))
+    store.ensure_template(any_cfg, grid)
+    for rid in ("y1_x1", "y2_x3"):
+        write(any_cfg, rid, Path(paths.results))
+    write(any_cfg, "y3_x3")  # committed, no sentinel: must not be adopted once its chunk is gone
+    gone = {rid: region_chunk_ids(any_cfg, grid, rid)["bp_2011"] for rid in ("y1_x1", "y3_x3")}
+    for chunk_id in gone.values():
+        delete_chunk(any_cfg, chunk_id)
+    rids = list(grid.all_region_ids)
+    states = {s.region_id: s for s in store.region_status(any_cfg, grid, rids, paths)}
+    assert states["y2_x3"].state == "done"
+    assert states["y1_x1"].state == "stale" and f"bp_2011 chunks/{gone['y1_x1']}" in states["y1_x1"].reason
+    assert states["y3_x3"].state == "missing" and "gone from the store" in states["y3_x3"].reason
+    checked = {v.region_id: v for v in store.verify_regions(any_cfg, grid, paths, rids)}
+    assert checked["y2_x3"].ok and not checked["y1_x1"].ok
+    assert gone["y1_x1"] in checked["y1_x1"].reason and "delete" in checked["y1_x1"].reason
+
+    # The parse-time hook sets the sentinel aside and adopts neither region back: Snakemake reruns them.
+    assert store.reconcile_at_parse_time(any_cfg, grid, paths, rids, provenance=lambda: PROVENANCE) == ["y1_x1"]
+    assert not store.sentinel_path(paths, "y1_x1").exists() and not store.sentinel_path(paths, "y3_x3").exists()
+    write(any_cfg, "y1_x1", Path(paths.results))  # the rerun
+    assert region_chunk_ids(any_cfg, grid, "y1_x1")["bp_2011"] != gone["y1_x1"]  # a new object
+    [state] = store.region_status(any_cfg, grid, ["y1_x1"], paths)
+    assert state.state == "done"
+    assert all(v.ok for v in store.verify_regions(any_cfg, grid, paths, rids))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _store_worker import PROVENANCE, SMALL_GRID, expected_arrays
+from _store_worker import PROVENANCE, SMALL_GRID, delete_chunk, expected_arrays, region_chunk_ids
 
 from windrisk import cli, store
 from windrisk.config import load_config
@@ -65,6 +65,25 @@ def test_verify_passes_then_fails_on_tampered_sentinel(configfile: Path, capsys:
     path.write_text(json.dumps(payload))
     code, out = run(capsys, "verify", "--configfile", str(configfile))
     assert code == 1 and "FAIL y3_x4" in out and "y1_x1" not in out
+
+
+def test_verify_lists_every_damaged_region_without_a_traceback(configfile: Path, capsys) -> None:
+    """Issue 16: one region's chunk deleted (gc during a run), another's corrupted on disk."""
+    cfg = fill(configfile, ["y1_x1", "y2_x2", "y3_x4"])
+    grid = RegionGrid.from_config(cfg["grid"])
+    deleted = region_chunk_ids(cfg, grid, "y1_x1")["crps"]
+    delete_chunk(cfg, deleted)
+    corrupt = Path(cfg["store"]["url"]) / "chunks" / region_chunk_ids(cfg, grid, "y2_x2")["rps"]
+    corrupt.write_bytes(b"\0" * corrupt.stat().st_size)
+    code, out = run(capsys, "verify", "--configfile", str(configfile))
+    assert code == 1 and "Traceback" not in capsys.readouterr().err
+    assert f"FAIL y1_x1: 1 chunk object(s) of its data are gone from the store (crps chunks/{deleted})" in out
+    assert "FAIL y2_x2: its data at" in out and "unreadable" in out and "delete" in out
+    assert "verified 1 of 3 region sentinels" in out
+    code, out = run(capsys, "status", "--configfile", str(configfile), "--json")
+    report = json.loads(out)
+    assert report["counts"]["done"] == 2 and report["counts"]["stale"] == 1  # corruption is verify's to find
+    assert [r["region_id"] for r in report["regions"] if r["state"] == "stale"] == ["y1_x1"]
 
 
 def test_status_after_store_reset_reports_stale(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:

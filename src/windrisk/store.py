@@ -39,19 +39,23 @@ Design
 * **Done-ness.** A region is ``done`` when its mark is set on the branch *and* its sentinel names a
   snapshot on the branch. Sentinels whose snapshot is gone (store reset or recreated, lost commit)
   are ``stale``; ``reconcile_sentinels`` sets them aside at parse time so Snakemake re-runs them.
+  So are sentinels whose chunk objects are gone (deleted by gc or by hand): one listing of
+  ``chunks/`` against the tip's chunk refs finds them (``_lost_chunks``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 import icechunk as ic
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
 import windrisk
 from windrisk.commit_queue import (
@@ -738,13 +743,18 @@ class RegionState:
 
 @dataclass(frozen=True)
 class BranchView:
-    """The branch tip as read once: the written marks and the ancestry snapshot ids."""
+    """The branch tip as read once: the written marks and the ancestry snapshot ids.
+
+    ``lost``: region (row, col) → the chunk objects its data needs that storage no longer holds;
+    ``written`` is cleared for those regions, so nothing (status, adoption) takes them as written.
+    """
 
     exists: bool
     snapshot_id: str | None
     written: np.ndarray
     ancestry: frozenset[str]
     store_url: str
+    lost: Mapping[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
 
 
 def branch_view(config: Mapping[str, Any], grid: RegionGrid, *, fail_fast: bool = False) -> BranchView:
@@ -770,7 +780,60 @@ def _branch_view_of(repo: ic.Repository, config: Mapping[str, Any], grid: Region
     except (KeyError, FileNotFoundError, zarr.errors.NodeNotFoundError):
         written = empty  # the template was never committed
     ancestry = frozenset(info.id for info in repo.ancestry(snapshot_id=session.snapshot_id))
-    return BranchView(True, session.snapshot_id, written, ancestry, store_url(config))
+    lost = _lost_chunks(repo, session) if written.any() else {}  # no region written: nothing to lose
+    for index in lost:
+        written[index] = 0
+    return BranchView(True, session.snapshot_id, written, ancestry, store_url(config), lost)
+
+
+NATIVE_CHUNK = 1  # ``array_chunk_iterator``'s kind for a chunk stored as its own object
+
+
+async def _native_chunk_refs(session: ic.Session, name: str) -> list[tuple[tuple[int, int], str]]:
+    """(chunk index, chunk id) of each of array ``name``'s chunks stored as an object (not inline)."""
+    refs = []
+    async for coords, kinds, ids, *_ in session.store.array_chunk_iterator(name):
+        refs += [((c[0], c[1]), cid) for c, kind, cid in zip(coords.tolist(), kinds.tolist(), ids, strict=True)
+                 if kind == NATIVE_CHUNK]
+    return refs
+
+
+def _stored_chunk_ids(repo: ic.Repository) -> frozenset[str]:
+    """Ids of the objects under ``chunks/``: one listing (1000 keys per S3 page)."""
+    objects = repo.storage.list_objects_metadata(settings=repo.config.storage, prefix="chunks/")
+    return frozenset(obj.key.rsplit("/", 1)[-1] for obj in objects)
+
+
+async def _refs_and_stored(repo: ic.Repository, session: ic.Session
+                           ) -> tuple[list[list[tuple[tuple[int, int], str]]], frozenset[str]]:
+    """Every variable's chunk refs and the ``chunks/`` listing, fetched concurrently (latency-bound)."""
+    *refs, stored = await asyncio.gather(*(_native_chunk_refs(session, name) for name in VARIABLES),
+                                         asyncio.to_thread(_stored_chunk_ids, repo))
+    return refs, stored
+
+
+def _lost_chunks(repo: ic.Repository, session: ic.Session) -> dict[tuple[int, int], tuple[str, ...]]:
+    """Region (row, col) → ``"<variable> chunks/<id>"`` of each chunk the session's snapshot
+    references but storage lacks.
+
+    Reading every region's data would take a GET per chunk; this reads each array's manifests and
+    lists ``chunks/`` once. The listing starts after the snapshot was fixed, so a concurrent
+    writer's new chunks cannot look lost; only deleted ones do. Measured on a CONUS-shaped store
+    (17 x 47 regions, 8 variables, 6392 chunks): 0.7-1.3 s local; on moto 5 s refs, 12-20 s listing.
+    """
+    refs, stored = sync(_refs_and_stored(repo, session))
+    lost: dict[tuple[int, int], tuple[str, ...]] = {}
+    for name, variable_refs in zip(VARIABLES, refs, strict=True):
+        for index, chunk_id in variable_refs:
+            if chunk_id not in stored:
+                lost[index] = (*lost.get(index, ()), f"{name} chunks/{chunk_id}")
+    return lost
+
+
+def _lost_reason(objects: Sequence[str]) -> str:
+    """Why a region with deleted chunk objects is not done."""
+    shown = ", ".join(objects[:3]) + (" …" if len(objects) > 3 else "")
+    return f"{len(objects)} chunk object(s) of its data are gone from the store ({shown})"
 
 
 def sentinel_path(paths: RunPaths, rid: str) -> Path:
@@ -780,7 +843,10 @@ def sentinel_path(paths: RunPaths, rid: str) -> Path:
 
 def _classify(view: BranchView, grid: RegionGrid, rid: str, path: Path) -> RegionState:
     mark = bool(view.written[grid.chunk_index(rid)])
+    lost = view.lost.get(grid.chunk_index(rid))
     if not path.exists():
+        if lost:
+            return RegionState(rid, "missing", None, f"committed, but {_lost_reason(lost)}", str(path))
         if mark:
             return RegionState(rid, "unrecorded", None, "written on the branch but no sentinel", str(path))
         return RegionState(rid, "missing", None, "not written", str(path))
@@ -797,6 +863,8 @@ def _classify(view: BranchView, grid: RegionGrid, rid: str, path: Path) -> Regio
     if snap not in view.ancestry:
         why = "its snapshot is not on the branch (store reset, recreated or commit lost)"
         return RegionState(rid, "stale", snap, why, str(path))
+    if lost:
+        return RegionState(rid, "stale", snap, _lost_reason(lost), str(path))
     if not mark:
         return RegionState(rid, "stale", snap, "the written mark is 0 on the branch", str(path))
     return RegionState(rid, "done", snap, "", str(path))
@@ -806,7 +874,7 @@ def region_status(
     config: Mapping[str, Any], grid: RegionGrid, region_ids: Sequence[str], paths: RunPaths,
     *, view: BranchView | None = None,
 ) -> list[RegionState]:
-    """Done-ness of each region from the store's marks and ancestry, cross-checked with sentinels."""
+    """Done-ness of each region from the store's marks, ancestry and chunk objects, cross-checked with sentinels."""
     view = view or branch_view(config, grid)
     return [_classify(view, grid, rid, sentinel_path(paths, rid)) for rid in region_ids]
 
@@ -855,7 +923,8 @@ def reconcile_at_parse_time(
         print(f"windrisk: could not check region sentinels against {store_url(config)}: {exc}", file=sys.stderr)
         return []
     if moved:
-        why = "the store they name is gone" if not view.exists else f"their snapshots are not on branch {branch_of(config)!r}"
+        why = ("the store they name is gone" if not view.exists
+               else f"their snapshots are not on branch {branch_of(config)!r} or their chunks are gone")
         print(f"windrisk: {len(moved)} region sentinel(s) set aside as *.stale, {why}; these regions will be "
               f"recomputed: {_shown(moved)}", file=sys.stderr)
     if adopted:
@@ -982,6 +1051,25 @@ def verify_regions(
     return results
 
 
+# How a region's data can fail to read: Icechunk (object not found, storage), zarr (metadata),
+# the OS, and the codecs, which report a corrupt chunk as RuntimeError (zstd) or ValueError (size).
+READ_ERRORS = (ic.IcechunkError, zarr.errors.BaseZarrError, OSError, RuntimeError, ValueError)
+OBJECT_IN_ERROR = re.compile(r'path="([^"]+)"')  # the object an Icechunk storage error is about
+
+
+def _read_failure(exc: BaseException) -> str:
+    """One line for a failed read: the error's first line and, when Icechunk names it, the object."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    found = OBJECT_IN_ERROR.search(text)
+    return f"{first}: {found.group(1)}" if found else first
+
+
+def _recompute_fix(path: Path) -> str:
+    """What makes Snakemake recompute a region: its sentinel is the region rule's output."""
+    return f"delete {path} and rerun snakemake to recompute the region"
+
+
 def _verify_one(repo: ic.Repository | None, view: BranchView, grid: RegionGrid, rid: str, path: Path) -> Verification:
     try:
         sentinel = read_sentinel(path)
@@ -990,9 +1078,16 @@ def _verify_one(repo: ic.Repository | None, view: BranchView, grid: RegionGrid, 
     snap = sentinel["snapshot_id"]
     if repo is None or snap not in view.ancestry:
         return Verification(rid, False, f"snapshot {snap} is not on the branch")
+    lost = view.lost.get(grid.chunk_index(rid))
+    if lost:
+        set_aside = "the next snakemake run sets the sentinel aside itself (store.reconcile_sentinels)"
+        return Verification(rid, False, f"{_lost_reason(lost)}; {set_aside}, or {_recompute_fix(path)}")
     if not view.written[grid.chunk_index(rid)]:
         return Verification(rid, False, "written mark is 0 on the branch")
-    got = data_sha256(_read_session_region(repo.readonly_session(snapshot_id=snap), grid, rid))
+    try:
+        got = data_sha256(_read_session_region(repo.readonly_session(snapshot_id=snap), grid, rid))
+    except READ_ERRORS as exc:
+        return Verification(rid, False, f"its data at {snap} is unreadable ({_read_failure(exc)}); {_recompute_fix(path)}")
     if got != sentinel["data_sha256"]:
         return Verification(rid, False, f"data at {snap} hashes to {got}, sentinel says {sentinel['data_sha256']}")
     return Verification(rid, True, "")
