@@ -36,7 +36,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -421,5 +421,4 @@ class GroupCommitter:
         return live, abandoned
 
     def forget_writer(self, ticket: str) -> None:
-        with suppress(FileNotFoundError):
-            self.area.delete(WRITERS + ticket)
+        self.area.delete(WRITERS + ticket)
