@@ -8,7 +8,7 @@ lists and names the rule, the request, the largest node and the fix, so the run 
 ``array_setting_error`` refuses job arrays: in snakemake-executor-plugin-slurm 2.8.0 every task
 of an array runs its command inside a launcher that is the array's *first* job, which then waits
 for the first job's outputs (latency-wait) and fails when they never come. Measured on the
-one-node cluster: `scancel` of task 1 failed every other task, and each re-ran its region.
+one-node cluster: `scancel` of task 1 of 3 failed tasks 2 and 3 after they had committed.
 """
 
 from __future__ import annotations
