@@ -105,13 +105,13 @@ class CancelRun:
 
 def run_cancelling_first_and_middle(workdir: Path, targets: list[str], timeout: float) -> CancelRun:
     """Run ``targets``; once all wind jobs are submitted, `scancel` the first and the middle
-    one (by submission order) as soon as each is RUNNING, as a pre-emption would."""
+    one (by submission order) after each has run a few seconds, as a pre-emption would."""
     logfile = workdir / "snakemake.log"
     with logfile.open("w") as out:
         proc = subprocess.Popen(snakemake_cmd(workdir, *PROFILE, "--jobs", "4", *targets),
                                 stdout=out, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + timeout
-    run_id, picks, cancelled = None, None, {}
+    run_id, picks, cancelled, running_since = None, None, {}, {}
     try:
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -124,7 +124,10 @@ def run_cancelling_first_and_middle(workdir: Path, targets: list[str], timeout: 
             if picks is None and len(wind) == len(REGIONS):
                 picks = {wind[0].id, wind[len(wind) // 2].id}
             for job in wind:
-                if picks and job.id in picks and job.id not in cancelled.values() and job.state == "RUNNING":
+                if not picks or job.id not in picks or job.id in cancelled.values() or job.state != "RUNNING":
+                    continue
+                # A wind job runs ~1 min (imports, then the region): cancel it partway.
+                if time.monotonic() - running_since.setdefault(job.id, time.monotonic()) > 5:
                     subprocess.run(["scancel", job.id], check=True)
                     cancelled[job.comment.removeprefix(WIND_JOB)] = job.id
         proc.wait(timeout=max(deadline - time.monotonic(), 1))
