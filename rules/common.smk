@@ -5,6 +5,7 @@ import json
 import os
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 import windrisk
@@ -103,3 +104,27 @@ if workflow.is_main_process and CFG["store"]["reconcile_sentinels"]:
     from windrisk import store
 
     store.reconcile_at_parse_time(CFG, GRID, PATHS, REGIONS, provenance=expected_region_provenance)
+
+
+# Slurm (main process, before any sbatch): refuse job arrays, which lose every region of an array
+# with its first task, and jobs no node can ever run, which Slurm leaves pending silently.
+def check_slurm_run():
+    from importlib.metadata import version
+
+    from windrisk import slurm
+
+    problems = []
+    arrays = slurm.array_setting_error(workflow.executor_settings.array_jobs, version("snakemake-executor-plugin-slurm"))
+    if arrays:
+        problems.append(arrays)
+    jobs = [job for job in workflow.dag.needrun_jobs() if not job.is_local]
+    requests = slurm.largest_per_rule(slurm.request_of(job) for job in jobs)
+    if requests:
+        problems += slurm.unschedulable(requests, slurm.query_nodes())
+    if problems:
+        raise WorkflowError("Not starting on Slurm:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+onstart:
+    if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
+        check_slurm_run()

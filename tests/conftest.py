@@ -18,6 +18,17 @@ DEMO_CONFIG = REPO / "config" / "config.yaml"
 CONUS_CONFIG = REPO / "config" / "conus.yaml"
 
 
+def snakemake_cmd(workdir: Path, *args: str, configfile: Path = DEMO_CONFIG) -> list[str]:
+    """The command running this repository's workflow in ``workdir`` (outputs land there)."""
+    return [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(configfile),
+        *args,
+    ]
+
+
 def run_snakemake(
     workdir: Path,
     *args: str,
@@ -27,13 +38,7 @@ def run_snakemake(
     timeout: float = 1200,
 ) -> subprocess.CompletedProcess[str]:
     """Run this repository's workflow in ``workdir`` (outputs land there, not in the repo)."""
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(configfile),
-        *args,
-    ]
+    cmd = snakemake_cmd(workdir, *args, configfile=configfile)
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
     if check and proc.returncode != 0:

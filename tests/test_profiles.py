@@ -11,6 +11,7 @@ from conftest import REPO, run_snakemake
 
 from windrisk.paths import RunPaths
 from windrisk.plan import job_stats
+from windrisk.slurm import array_setting_error
 
 PROFILES = REPO / "profiles"
 
@@ -35,6 +36,8 @@ def test_default_profile_settings() -> None:
 def test_remote_profiles_point_at_their_executors() -> None:
     assert profile("slurm")["executor"] == "slurm"
     assert profile("slurm")["slurm-status-command"] == "squeue"
+    # One Slurm job per region: the run refuses arrays (windrisk.slurm, issue 16).
+    assert array_setting_error(profile("slurm").get("slurm-array-jobs"), "2.8.0") is None
     coiled = profile("coiled")
     assert coiled["executor"] == "cluster-generic" and coiled["shared-fs-usage"] == "none"
     for key in ("submit", "status", "cancel"):
