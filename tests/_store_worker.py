@@ -102,7 +102,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return str(payload["snapshot_id"])
 
     if job.get("threads"):
-        with ThreadPoolExecutor(max_workers=len(job["regions"])) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, len(job["regions"]))) as pool:
             result["snapshots"] = dict(zip(job["regions"], pool.map(write, job["regions"]), strict=True))
     else:
         result["snapshots"] = {rid: write(rid) for rid in job["regions"]}

@@ -31,10 +31,13 @@ from windrisk.variables import VARIABLES
 
 WORKER = Path(__file__).with_name("_store_worker.py")
 N_WORKERS = 16
-# Races per backend, each on a fresh store. Local commits are the ones Icechunk can lose, so they
-# get more; one moto server is CPU-bound (~3 min per round of 20 commits on a 2-core VM), and
-# benchmarks/bench_store.py races more S3 writers.
-ROUNDS = {"local": 5, "s3": 2}
+# Races on local disk, each on a fresh store (local commits are the ones Icechunk can lose); the S3
+# race is test_many_writers_at_once_on_s3_all_land, and benchmarks/bench_store.py races 200.
+ROUNDS = 2
+# Concurrent region writers on S3: moto answers ~30 requests/s per client on the 2-core CI VM and
+# a region costs ~40 requests, so 208 writers take ~10 min there; 48 (3 threads x 16 processes)
+# take ~3 min and still make every writer wait on the lease.
+MANY_WRITERS = 48
 pytestmark = pytest.mark.slow
 
 
@@ -116,10 +119,9 @@ def fresh_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest, name
     return small_config(s3_store_section(endpoint, new_bucket(endpoint), prefix=name), chunks)
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
-def test_concurrent_writers_lose_nothing(kind: str, workers: list[Worker], tmp_path: Path, request) -> None:
-    for round_ in range(ROUNDS[kind]):
-        cfg = fresh_config(kind, tmp_path, request, f"round{round_}")
+def test_concurrent_local_writers_lose_nothing(workers: list[Worker], tmp_path: Path, request) -> None:
+    for round_ in range(ROUNDS):
+        cfg = fresh_config("local", tmp_path, request, f"round{round_}")
         rids = list(RegionGrid.from_config(cfg["grid"]).all_region_ids)
         random.Random(round_).shuffle(rids)
         # Every worker races to make the template (only one may create it), then writes its regions.
@@ -182,15 +184,17 @@ def test_killed_writers_leave_a_consistent_completable_store(kind: str, n_kill: 
             np.testing.assert_array_equal(got[name], want[name])
 
 
-def test_200_writers_at_once_on_s3_all_land(workers: list[Worker], tmp_path: Path, request) -> None:
-    """13 threads in each of the 16 worker processes: 208 region writers finishing together."""
+def test_many_writers_at_once_on_s3_all_land(workers: list[Worker], tmp_path: Path, request) -> None:
+    """MANY_WRITERS region writers (threads spread over the worker processes) finishing together."""
     cfg = fresh_config("s3", tmp_path, request, "many", chunks=8)
     grid = RegionGrid.from_config(cfg["grid"])
-    store.ensure_template(cfg, grid)
-    rids = list(grid.all_region_ids)[: 13 * len(workers)]
+    rids = list(grid.all_region_ids)[:MANY_WRITERS]
+    # Every process races to make the template (only one may create it), then writes its regions.
     for w, share in zip(workers, deal(rids, len(workers)), strict=True):
-        w.send({"config": cfg, "regions": share, "threads": True})
-    reported = {rid: snap for w in workers for rid, snap in w.result()["snapshots"].items()}
+        w.send({"config": cfg, "template": True, "regions": share, "threads": True})
+    results = [w.result() for w in workers]
+    assert len({r["template"] for r in results}) == 1, "workers saw different templates"
+    reported = {rid: snap for r in results for rid, snap in r["snapshots"].items()}
     assert sorted(reported) == sorted(rids)  # none failed (a failure raises in result())
     commits = len(set(reported.values()))
     assert commits < len(rids) / 4, f"{commits} commits for {len(rids)} regions: writers were not grouped"
@@ -245,8 +249,10 @@ def assert_store_complete_for(cfg: dict, grid: RegionGrid, reported: dict[str, s
                 np.testing.assert_array_equal(got[name], want[name], err_msg=f"{rid} {name} at {at}")
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
-def test_gc_looping_during_writes_breaks_nothing(kind: str, workers: list[Worker], tmp_path: Path, request) -> None:
+def test_gc_looping_during_writes_breaks_nothing(workers: list[Worker], tmp_path: Path, request) -> None:
+    # Local only: gc's refusal and window do not depend on the backend, and the S3 lease is raced
+    # by the tests above (on moto this test takes ~3 min of the CI machine).
+    kind = "local"
     cfg = fresh_config(kind, tmp_path, request, "gc")
     cfg["store"]["gc"] = {"safety_window_s": 20}
     grid = RegionGrid.from_config(cfg["grid"])

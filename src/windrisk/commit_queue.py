@@ -29,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import pickle
 import random
@@ -62,6 +63,7 @@ class QueueArea(Protocol):
     def keys(self, prefix: str) -> list[str]: ...
     def stat(self, key: str) -> tuple[float, str] | None: ...
     def delete(self, key: str) -> None: ...
+    def delete_many(self, keys: list[str]) -> None: ...
 
 
 class LocalArea:
@@ -114,6 +116,10 @@ class LocalArea:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            self.delete(key)
+
 
 class S3Area:
     """A prefix in a bucket, through boto3 (credentials and endpoint as for the store)."""
@@ -155,6 +161,11 @@ class S3Area:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+
+    def delete_many(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1000 keys
+            batch = [{"Key": self.prefix + key} for key in keys[start:start + 1000]]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
 
 def _status(exc: Any) -> int:
@@ -280,7 +291,8 @@ class QueueSettings:
     poll_max_s: float = 2.0
     lease_ttl_s: float = 120.0
     heartbeat_s: float = 60.0
-    lead_for_s: float = 30.0
+    lead_for_s: float = 60.0
+    lease_retry_s: float = 5.0
     max_batch: int = 1000
 
 
@@ -323,7 +335,7 @@ class GroupCommitter:
     def wait(self, ticket: str) -> str:
         """The snapshot id that committed ``ticket``; leads commits while waiting."""
         start = time.monotonic()
-        beat, pause = start, self.settings.poll_min_s
+        beat, pause, tried = start, self.settings.poll_min_s, -math.inf
         while True:
             receipt = self.area.get(RECEIPTS + ticket)
             if receipt is not None:
@@ -332,14 +344,18 @@ class GroupCommitter:
                 if "error" in answer:
                     raise QueueError(f"{ticket_label(ticket)}: {answer['error']}")
                 return str(answer["snapshot_id"])
-            if self.lease.try_acquire():
-                try:
-                    with kept_alive(self.lease, self.settings.lease_ttl_s / 4):
-                        self._lead()
-                finally:
-                    self.lease.release()
-                continue
             now = time.monotonic()
+            # The holder commits until the queue is empty, so others need not ask often (on S3
+            # every ask is a request; hundreds of waiters asking each poll slowed the holder).
+            if now - tried >= self.settings.lease_retry_s:
+                tried = now
+                if self.lease.try_acquire():
+                    try:
+                        with kept_alive(self.lease, self.settings.lease_ttl_s / 4):
+                            self._lead()
+                    finally:
+                        self.lease.release()
+                    continue
             if now - start > self.settings.patience_s:
                 self.area.delete(TICKETS + ticket)  # withdrawn: nothing of it lands later
                 raise QueueError(
@@ -354,7 +370,7 @@ class GroupCommitter:
             pause = min(pause * 1.5, self.settings.poll_max_s)
 
     def _lead(self) -> None:
-        """Commit what waits, again while more arrives (up to ``lead_for_s``), then let go."""
+        """Commit what waits, again until nothing does (for at most ``lead_for_s``), then let go."""
         until = time.monotonic() + self.settings.lead_for_s
         while time.monotonic() < until and self.commit_pending():
             continue
@@ -377,7 +393,7 @@ class GroupCommitter:
             return 0
         for ticket in records:
             self.area.put(RECEIPTS + ticket, json.dumps({"snapshot_id": snapshot}).encode())
-            self.area.delete(TICKETS + ticket)
+        self.area.delete_many([TICKETS + ticket for ticket in records])
         log.info("committed %d tickets as %s", len(records), snapshot)
         return len(records)
 
