@@ -49,7 +49,7 @@ def _config_keys(node: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_validate(path: Path) -> None:
     cfg = load_config(path)
-    assert cfg["store"]["commit"]["max_attempts"] >= 1  # defaults filled in
+    assert cfg["store"]["commit"]["patience_s"] > 0 and cfg["store"]["gc"]["safety_window_s"] >= 0  # defaults filled in
     assert len(config_hash(cfg)) == 64
 
 
