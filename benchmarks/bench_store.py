@@ -35,6 +35,7 @@ from s3server import S3_ENV, moto_server, new_bucket, s3_env, s3_store_section
 from test_store_concurrency import Worker, deal, start_workers
 
 from windrisk import store
+from windrisk.config import DEFAULTS
 from windrisk.grid import RegionGrid
 
 REGION_PX = 8
@@ -48,6 +49,8 @@ def bench_config(store_section: dict[str, Any], n_regions: int) -> dict[str, Any
     rows = -(-n_regions // cols)
     cfg = small_config(store_section, REGION_PX)
     cfg["grid"].update(shape=[rows * REGION_PX, cols * REGION_PX])
+    # The shipped polling and lease settings (tests poll faster); patience bounds a failing run.
+    cfg["store"]["commit"] = {**DEFAULTS["store"]["commit"], "patience_s": 1800.0}
     return cfg
 
 

@@ -269,6 +269,22 @@ def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(tmp_
     assert not again.adopted and "code_version" in again.reason
 
 
+
+def test_committed_sentinel_skips_only_a_provably_landed_region_of_this_provenance(local_cfg: dict) -> None:
+    """A retried job writes the sentinel without computing only when the region's data reads back."""
+    grid = grid_of(local_cfg)
+    assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) is None  # no store yet
+    store.ensure_template(local_cfg, grid)
+    first = write(local_cfg, "y1_x0")
+    all_nan = write(local_cfg, "y0_x0")  # a later commit (and one that stores no chunk)
+    assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) == first
+    assert store.committed_sentinel(local_cfg, grid, "y0_x0", PROVENANCE) == all_nan
+    assert store.committed_sentinel(local_cfg, grid, "y2_x0", PROVENANCE) is None  # never written
+    other = {**PROVENANCE, "code_version": "other"}
+    assert store.committed_sentinel(local_cfg, grid, "y1_x0", other) is None
+    delete_chunk(local_cfg, region_chunk_ids(local_cfg, grid, "y1_x0")["crps"])
+    assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) is None  # chunk gone: recompute
+
 # ---- group commit ----------------------------------------------------------------------------
 def hand_over(cfg: dict, rid: str) -> str:
     """Write a region through a fork and queue it, as a region job does, without waiting."""
