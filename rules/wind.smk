@@ -49,7 +49,7 @@ rule wind_region:
     output:
         PATHS.region_sentinel_pattern,
     params:
-        config=job_config("store"),
+        config=job_config("store", "method"),
         code_version=CODE_VERSION,
     log:
         PATHS.log("wind_region"),

@@ -18,12 +18,13 @@ from typing import Any
 import jsonschema
 import yaml
 
+from windrisk import ocr_compat
 from windrisk.grid import RegionGrid, RegionIdError
 
 DEFAULTS: dict[str, Any] = {
     "store": {
         "branch": "main",
-        "commit": {"patience_s": 3600.0, "poll_max_s": 2.0, "lease_ttl_s": 120.0},
+        "commit": {"patience_s": 3600.0, "poll_max_s": 30.0, "lease_ttl_s": 120.0},
         "gc": {"safety_window_s": 3600.0},
         "reconcile_sentinels": True,
     },
@@ -81,6 +82,10 @@ def validate_config(config: Mapping[str, Any]) -> None:
     tiles = config.get("tiles", {})
     if tiles.get("min_zoom", 0) > tiles.get("max_zoom", 14):
         raise ConfigError("invalid config: 'tiles.min_zoom' must not exceed 'tiles.max_zoom'")
+    if (config.get("method") or {}).get("compat"):
+        problem = ocr_compat.grid_problem(RegionGrid.from_config(config["grid"]))
+        if problem:
+            raise ConfigError(f"invalid config: {problem}")
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

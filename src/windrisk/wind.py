@@ -27,6 +27,9 @@ Choices (the published code leaves them open or gets them wrong):
   over row bands, bounded memory). The count of valid pixels is exact; the sum of BP differs
   from a direct sum by ~1e-16 relative. Each iteration's result is float32, as in the published
   code. Only one direction is alive at a time; the composite is accumulated as it goes.
+* **Published compatibility.** ``method.compat: ocr-v1.1.0`` swaps in the published kernel
+  layout, pixel size, borders and blur (``windrisk.ocr_compat``), to compare with the published
+  dataset; each can also be switched on alone (``ocr_compat.Deviations``).
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 from numba import njit, prange
 
+from windrisk import ocr_compat
 from windrisk.fireweather import DIRECTIONS
 from windrisk.grid import RegionGrid, Window
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
@@ -80,12 +84,14 @@ def _ellipse_mask(direction: str, east_m: np.ndarray, north_m: np.ndarray) -> np
     return (x + y) ** 2 / (2 * a_ne) + (y - x) ** 2 / (2 * a_nw) <= 1.0
 
 
-def direction_kernels(pixel_size_m: tuple[float, float], rows_ascend_north: bool) -> dict[str, np.ndarray]:
+def direction_kernels(pixel_size_m: tuple[float, float], rows_ascend_north: bool, published_layout: bool = False
+                      ) -> dict[str, np.ndarray]:
     """(dy_m, dx_m) pixel size → 8 binary elliptical 81 x 81 float64 kernels summing to 1, keyed N..NW.
 
     Kernel element ``[KERNEL_SIZE // 2 + dr, KERNEL_SIZE // 2 + dc]`` weighs the source pixel
     ``dr`` rows and ``dc`` columns away (a correlation); row offsets point north when
-    ``rows_ascend_north``.
+    ``rows_ascend_north``. With ``published_layout`` the element sits where the published code
+    puts it (``ocr_compat.kernel_offsets_px``) instead of on whole pixels.
     """
     dy_m, dx_m = (float(v) for v in pixel_size_m)
     if not (dy_m > 0 and dx_m > 0):
@@ -96,7 +102,10 @@ def direction_kernels(pixel_size_m: tuple[float, float], rows_ascend_north: bool
         raise ValueError(
             f"pixel size {pixel_size_m} m is too small: the {reach_m:.0f} m ellipse does not fit an "
             f"{KERNEL_SIZE} x {KERNEL_SIZE} kernel; use a grid with pixels >= {reach_m / half:.1f} m")
-    offsets = np.arange(-half, half + 1, dtype=np.float64)
+    if published_layout:
+        offsets = ocr_compat.kernel_offsets_px(KERNEL_SIZE)
+    else:
+        offsets = np.arange(-half, half + 1, dtype=np.float64)
     dr, dc = np.meshgrid(offsets, offsets, indexing="ij")
     east_m = dc * dx_m
     north_m = dr * dy_m * (1.0 if rows_ascend_north else -1.0)
@@ -134,15 +143,17 @@ def gaussian_weights(ksize: int) -> np.ndarray:
     return g / g.sum()
 
 
-def required_halo_px(pixel_size_m: tuple[float, float], rows_ascend_north: bool = True) -> int:
+def required_halo_px(pixel_size_m: tuple[float, float], rows_ascend_north: bool = True, *,
+                     published_layout: bool = False, ksize: int | None = None) -> int:
     """(dy_m, dx_m) → buffer (px) that makes a cropped region independent of its window.
 
-    3 spreading iterations each reach one kernel radius, then the blur reaches its half width;
-    nearest resampling adds nothing (see NATIVE_MARGIN_PX).
+    3 spreading iterations each reach one kernel radius, then the blur (``ksize``, by default
+    ``blur_ksize``) reaches its half width; nearest resampling adds nothing (see NATIVE_MARGIN_PX).
+    The window's border treatment (zeros or reflection) then never reaches the region.
     """
-    kernels = direction_kernels(pixel_size_m, rows_ascend_north)
+    kernels = direction_kernels(pixel_size_m, rows_ascend_north, published_layout)
     reach = max(max(kernel_reach_px(k)) for k in kernels.values())
-    return SPREAD_ITERATIONS * reach + blur_ksize(pixel_size_m[0]) // 2
+    return SPREAD_ITERATIONS * reach + (ksize or blur_ksize(pixel_size_m[0])) // 2
 
 
 # ---- the fast correlation -------------------------------------------------------------------
@@ -313,24 +324,36 @@ def burning(bp: np.ndarray) -> np.ndarray:
         return np.where(bp > 0, bp, 0).astype(np.float32)
 
 
-def _spread_clean(clean: np.ndarray, kernel: np.ndarray, iterations: int, buffers: tuple[np.ndarray, np.ndarray]
-                  ) -> np.ndarray:
-    """Cleaned BP (float32, >= 0, no NaN; left untouched) → spread BP in one of ``buffers``."""
+def _reflected_step(src: np.ndarray, out: np.ndarray, plan: SpanPlan) -> None:
+    """``_spread_step`` with the window mirrored at its edges (compat mode): the padding covers the
+    kernel's reach, so the zeros beyond it are never read."""
+    padded = ocr_compat.reflect_pad(src, plan.pad)
+    result = np.empty_like(padded)
+    _spread_step(padded, result, plan)
+    out[...] = result[plan.pad[0]:plan.pad[0] + src.shape[0], plan.pad[1]:plan.pad[1] + src.shape[1]]
+
+
+def _spread_clean(clean: np.ndarray, kernel: np.ndarray, iterations: int, buffers: tuple[np.ndarray, np.ndarray],
+                  reflect: bool = False) -> np.ndarray:
+    """Cleaned BP (float32, >= 0, no NaN; left untouched) → spread BP in one of ``buffers``;
+    outside the window is zero, or the window mirrored when ``reflect``."""
     plan = span_plan(kernel)
+    step = _reflected_step if reflect else _spread_step
     src, (out, spare) = clean, buffers
     for _ in range(iterations):
-        _spread_step(src, out, plan)
+        step(src, out, plan)
         src, out, spare = out, (spare if src is clean else src), None
     return src
 
 
-def spread(bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIONS) -> np.ndarray:
+def spread(bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIONS, *, reflect: bool = False
+           ) -> np.ndarray:
     """BP (2-D, NaN allowed) and a binary kernel → spread BP, float32, >= 0, NaN where bp is NaN."""
     clean = burning(bp)
     if iterations == 0:
         out = clean
     else:
-        out = _spread_clean(clean, kernel, iterations, (np.empty_like(clean), np.empty_like(clean)))
+        out = _spread_clean(clean, kernel, iterations, (np.empty_like(clean), np.empty_like(clean)), reflect)
     out[np.isnan(bp)] = np.nan
     return out
 
@@ -359,11 +382,12 @@ def inverse_total(distribution: np.ndarray) -> np.ndarray:
     return total
 
 
-def composite(bp: np.ndarray, distribution: np.ndarray, kernels: Mapping[str, np.ndarray]) -> np.ndarray:
+def composite(bp: np.ndarray, distribution: np.ndarray, kernels: Mapping[str, np.ndarray], *,
+              reflect: bool = False) -> np.ndarray:
     """BP (H, W) and distribution (8, H, W, bands N..NW) → Σ_d spread_d · w_d, float32.
 
     ``w`` is the distribution renormalised per pixel; NaN where BP is NaN or the pixel has no
-    fire-weather hours. Directions are spread and added one at a time.
+    fire-weather hours. Directions are spread and added one at a time; ``reflect``: see ``spread``.
     """
     if distribution.shape != (len(DIRECTIONS), *bp.shape):
         raise ValueError(f"wind distribution has shape {distribution.shape}; expected "
@@ -373,7 +397,7 @@ def composite(bp: np.ndarray, distribution: np.ndarray, kernels: Mapping[str, np
     buffers = (np.empty_like(clean), np.empty_like(clean))  # reused by every direction
     comp = np.zeros(bp.shape, dtype=np.float32)
     for d, direction in enumerate(DIRECTIONS):
-        spread_d = _spread_clean(clean, kernels[direction], SPREAD_ITERATIONS, buffers)
+        spread_d = _spread_clean(clean, kernels[direction], SPREAD_ITERATIONS, buffers, reflect)
         _add_weighted(comp, spread_d, distribution[d], inv_total, bp)
     return comp
 
@@ -451,12 +475,37 @@ def gaussian_blur(arr: np.ndarray, ksize: int) -> np.ndarray:
 
 
 def wind_informed_bp(bp: np.ndarray, distribution: np.ndarray, pixel_size_m: tuple[float, float],
-                     rows_ascend_north: bool) -> np.ndarray:
-    """BP (H, W; 1/year, NaN allowed), distribution (8, H, W) and (dy_m, dx_m) → wind-informed BP (float32)."""
-    kernels = direction_kernels(pixel_size_m, rows_ascend_north)
+                     rows_ascend_north: bool, *, compat: ocr_compat.Deviations | None = None,
+                     ksize: int | None = None) -> np.ndarray:
+    """BP (H, W; 1/year, NaN allowed), distribution (8, H, W) and (dy_m, dx_m) → wind-informed BP (float32).
+
+    ``compat``: the published choices to reproduce (``ocr_compat``); ``ksize``: the blur size
+    (default ``blur_ksize`` of the pixel height; ``window_geometry`` gives both for a window).
+    """
+    compat = compat or ocr_compat.NONE
+    kernels = direction_kernels(pixel_size_m, rows_ascend_north, compat.kernel_layout)
     bp = np.ascontiguousarray(bp, dtype=np.float32)
-    kept = keep_original(bp, composite(bp, distribution, kernels), inplace=True)
-    return gaussian_blur(kept, blur_ksize(pixel_size_m[0]))
+    kept = keep_original(bp, composite(bp, distribution, kernels, reflect=compat.spread_border), inplace=True)
+    ksize = ksize or blur_ksize(pixel_size_m[0])
+    return ocr_compat.gaussian_blur(kept, gaussian_weights(ksize)) if compat.blur else gaussian_blur(kept, ksize)
+
+
+def method_compat(config: Mapping[str, Any]) -> ocr_compat.Deviations | None:
+    """``method.compat`` of the config → the published choices it reproduces (None: windrisk's method)."""
+    return ocr_compat.deviations((config.get("method") or {}).get("compat"))
+
+
+def window_geometry(grid: RegionGrid, rid: str, window: Window, compat: ocr_compat.Deviations | None
+                    ) -> tuple[tuple[float, float], int]:
+    """The kernels' (dy_m, dx_m) and the blur size for region ``rid`` computed on ``window``."""
+    if compat:
+        problem = ocr_compat.grid_problem(grid)
+        if problem:
+            raise ValueError(problem)
+    if compat and compat.pixel_size:
+        return ocr_compat.window_pixel_size_m(grid, window), ocr_compat.blur_ksize(grid)
+    pixel_size_m = grid.pixel_size_m(rid)
+    return pixel_size_m, blur_ksize(pixel_size_m[0])
 
 
 # ---- gap fill at native resolution ------------------------------------------------------------
@@ -560,31 +609,39 @@ def load_region_inputs(config: Mapping[str, Any], grid: RegionGrid, rid: str,
     return load_window_inputs(config, grid, window, distribution_location(config, wind_distribution_location))
 
 
-def check_buffer(config: Mapping[str, Any], grid: RegionGrid, rid: str) -> None:
+def check_buffer(config: Mapping[str, Any], grid: RegionGrid, rid: str,
+                 compat: ocr_compat.Deviations | None = None) -> None:
     """Raise ValueError when ``grid.buffer_px`` is too small for the region's kernels."""
-    need = required_halo_px(grid.pixel_size_m(rid), grid.rows_ascend_north)
     have = int(config["grid"]["buffer_px"])
+    pixel_size_m, ksize = window_geometry(grid, rid, grid.buffered_window(rid, have), compat)
+    need = required_halo_px(pixel_size_m, grid.rows_ascend_north, published_layout=bool(compat and compat.kernel_layout),
+                            ksize=ksize)
     if have < need:
         raise ValueError(f"grid.buffer_px is {have} but region {rid} needs at least {need} px "
                          f"(3 spreading kernel radii + the blur half width). Fix: set grid.buffer_px "
                          f">= {need} in the config")
 
 
-def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str,
-                   wind_distribution_location: str) -> dict[str, np.ndarray]:
-    """Config, grid, region id and 8-band distribution GeoTIFF → region-shaped float32 arrays keyed as VARIABLES."""
+def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str, wind_distribution_location: str,
+                   compat: ocr_compat.Deviations | None | Literal["config"] = "config") -> dict[str, np.ndarray]:
+    """Config, grid, region id and 8-band distribution GeoTIFF → region-shaped float32 arrays keyed as VARIABLES.
+
+    ``compat``: the published choices to reproduce; by default those of ``method.compat``.
+    """
     from windrisk.rasters import read_on_grid
 
-    check_buffer(config, grid, rid)
+    compat = method_compat(config) if compat == "config" else compat
+    check_buffer(config, grid, rid, compat)
     inputs = load_region_inputs(config, grid, rid, wind_distribution_location)
     region = grid.region_window(rid)
     inner = region.relative_to(inputs.window)
-    pixel_size_m = grid.pixel_size_m(rid)
+    pixel_size_m, ksize = window_geometry(grid, rid, inputs.window, compat)
     # The published BP is only needed on the region: crop it before the heavy work.
     out = {f"bp_{run}_riley": inputs.bp_riley.pop(run)[inner].copy() for run in CLIMATE_RUNS}
     for run in CLIMATE_RUNS:
         # pop: each run's BP is freed as soon as it is used (memory peak of a full region)
-        full = wind_informed_bp(inputs.bp.pop(run), inputs.distribution, pixel_size_m, grid.rows_ascend_north)
+        full = wind_informed_bp(inputs.bp.pop(run), inputs.distribution, pixel_size_m, grid.rows_ascend_north,
+                                compat=compat, ksize=ksize)
         out[f"bp_{run}"] = full[inner].copy()
         del full
     del inputs

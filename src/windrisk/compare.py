@@ -1,0 +1,203 @@
+"""``windrisk compare``: how far a finished run is from the other method.
+
+A run made with windrisk's method (``method.compat`` unset) is compared with the published
+arithmetic (``ocr-v1.1.0``), and a compat run with windrisk's method: each region is computed
+again in the other method from the same inputs and set against the values the store holds at its
+sentinel's snapshot. Reported per variable: the largest and the median absolute difference over
+pixels valid in both, the share of those pixels that differ by more than 1e-6, and pixels valid in
+only one; per climate run, the share of the region's buildings whose 0–10 score changes.
+``--each`` (from a windrisk run) also measures each published choice alone: the sizes in
+docs/method.md's table of deviations.
+
+    windrisk compare [--configfile config/config.yaml] [--regions y0_x1,y1_x1] [--each] [--json]
+
+The medians over all regions use up to ``SAMPLE_PER_REGION`` evenly strided pixels of each region.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from windrisk import buildings, ocr_compat, store, wind
+from windrisk.config import ConfigError, grid_from_config, load_config, selected_region_ids
+from windrisk.grid import RegionGrid
+from windrisk.io import write_json_atomic
+from windrisk.paths import RunPaths
+from windrisk.variables import CLIMATE_RUNS
+
+COMPARED = tuple(f"{kind}_{run}" for kind in ("bp", "rps") for run in CLIMATE_RUNS)
+CHANGED = 1e-6  # absolute: below this two values count as equal (float32 BP, RPS in %)
+SAMPLE_PER_REGION = 1_000_000
+DEFAULT_METHOD = "windrisk"
+
+
+def method_name(config: Mapping[str, Any]) -> str:
+    return wind.method_compat(config) or DEFAULT_METHOD
+
+
+def other_method(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with the other method: compat when the run used windrisk's, and back."""
+    out = copy.deepcopy(dict(config))
+    out["method"] = {"compat": None if wind.method_compat(config) else ocr_compat.OCR_V1_1_0}
+    return out
+
+
+def variants(config: Mapping[str, Any], each: bool) -> dict[str, ocr_compat.Deviations | None]:
+    """Name → the choices each comparison computes the run's regions with."""
+    other = wind.method_compat(other_method(config))
+    out = {method_name(other_method(config)): other}
+    if each:
+        if other is None:
+            raise ValueError("--each measures published choices against a windrisk run; this run is already "
+                             "ocr-v1.1.0. Fix: run it on a config without method.compat")
+        out.update({name: ocr_compat.only(name) for name in ocr_compat.NAMES})
+    return out
+
+
+def difference_stats(ran: np.ndarray, other: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    """Two same-shape arrays → (max, median, share changed, valid in one only), and the absolute
+    differences over pixels valid in both, strided to at most SAMPLE_PER_REGION."""
+    both = np.isfinite(ran) & np.isfinite(other)
+    diff = np.abs(ran[both].astype(np.float64) - other[both])
+    stats = {
+        "pixels": int(both.sum()),
+        "max_abs": float(diff.max()) if diff.size else 0.0,
+        "median_abs": float(np.median(diff)) if diff.size else 0.0,
+        "share_changed": float((diff > CHANGED).mean()) if diff.size else 0.0,
+        "valid_in_one_only": int((np.isfinite(ran) != np.isfinite(other)).sum()),
+    }
+    return stats, diff[:: max(1, diff.size // SAMPLE_PER_REGION)]
+
+
+def score_changes(table: Any, grid: RegionGrid, rid: str, other: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The region's building rows → per climate run, how many scores the other method changes
+    (a score that becomes or stops being null counts as changed)."""
+    points = table.column("geometry").combine_chunks()
+    x = np.asarray(points.field("x"), dtype=np.float64)
+    y = np.asarray(points.field("y"), dtype=np.float64)
+    _, rows, cols = buildings.select_region(grid, rid, x, y)
+    out: dict[str, Any] = {"buildings": table.num_rows}
+    for run in CLIMATE_RUNS:
+        ran = table.column(f"score_{run}").combine_chunks()
+        again = buildings.score(other[f"rps_{run}"][rows, cols])
+        same = np.asarray(ran.is_null()) & np.asarray(again.is_null())
+        valued = np.asarray(ran.is_valid()) & np.asarray(again.is_valid())
+        same[valued] = np.asarray(ran.filter(valued)) == np.asarray(again.filter(valued))
+        out[f"score_{run}_changed"] = int((~same).sum())
+    return out
+
+
+def compare_region(config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, rid: str, distribution: str,
+                   compat: ocr_compat.Deviations | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """One finished region against the region computed with ``compat`` → its report and the
+    strided differences per variable."""
+    sentinel = store.read_sentinel(store.sentinel_path(paths, rid))
+    other = wind.compute_region(config, grid, rid, distribution, compat)
+    if sentinel["all_nan"]:
+        ran = {name: np.full_like(other[name], np.nan) for name in COMPARED}
+    else:
+        ran = store.read_region(config, grid, rid, sentinel["snapshot_id"])
+    report: dict[str, Any] = {"region_id": rid, "snapshot_id": sentinel["snapshot_id"]}
+    samples = {}
+    for name in COMPARED:
+        report[name], samples[name] = difference_stats(ran[name], other[name])
+    building_file = Path(paths.region(paths.region_buildings_pattern, rid))
+    if building_file.exists():
+        report.update(score_changes(pq.read_table(building_file, columns=["geometry", "score_2011", "score_2047"]),
+                                    grid, rid, other))
+    return report, samples
+
+
+def summary(regions: Sequence[Mapping[str, Any]], samples: Mapping[str, list[np.ndarray]]) -> dict[str, Any]:
+    """Per-region reports and their strided differences → the run's figures."""
+    out: dict[str, Any] = {}
+    for name in COMPARED:
+        pooled = np.concatenate(samples[name]) if samples[name] else np.zeros(0)
+        out[name] = {
+            "max_abs": max((r[name]["max_abs"] for r in regions), default=0.0),
+            "median_abs": float(np.median(pooled)) if pooled.size else 0.0,
+            "share_changed": float((pooled > CHANGED).mean()) if pooled.size else 0.0,
+            "valid_in_one_only": sum(r[name]["valid_in_one_only"] for r in regions),
+        }
+    n = sum(r.get("buildings", 0) for r in regions)
+    out["buildings"] = n
+    for run in CLIMATE_RUNS:
+        changed = sum(r.get(f"score_{run}_changed", 0) for r in regions)
+        out[f"score_{run}_share_changed"] = changed / n if n else 0.0
+    return out
+
+
+def compare_run(config: Mapping[str, Any], region_ids: Sequence[str], *, each: bool = False) -> dict[str, Any]:
+    """The comparison of a finished run's ``region_ids`` with the other method (and, ``each``,
+    with each published choice alone)."""
+    grid = grid_from_config(config)
+    paths = RunPaths(config["results"])
+    given = paths.wind_distribution if "hourly" in config["inputs"]["wind"] else None
+    distribution = wind.distribution_location(config, given)
+    done = [rid for rid in region_ids if store.sentinel_path(paths, rid).exists()]
+    results = {}
+    for label, compat in variants(config, each).items():
+        regions, samples = [], {name: [] for name in COMPARED}
+        for rid in done:
+            report, sample = compare_region(config, grid, paths, rid, distribution, compat)
+            regions.append(report)
+            for name in COMPARED:
+                samples[name].append(sample[name])
+        results[label] = (summary(regions, samples), regions)
+    other = method_name(other_method(config))
+    out = {"run": method_name(config), "other": other, "regions_compared": done,
+           "regions_not_finished": [r for r in region_ids if r not in done],
+           "summary": results[other][0], "by_region": results[other][1]}
+    if each:
+        out["each_published_choice_alone"] = {label: results[label][0] for label in ocr_compat.NAMES}
+    return out
+
+
+def report_path(config: Mapping[str, Any]) -> Path:
+    return Path(RunPaths(config["results"]).report_dir) / "compare-methods.json"
+
+
+def format_summary(result: Mapping[str, Any]) -> str:
+    s = result["summary"]
+    head = f"{result['run']} run vs {result['other']}: {len(result['regions_compared'])} regions, {s['buildings']:,} buildings"
+    lines = [head, "",
+             f"{'variable':<10} {'max |diff|':>12} {'median |diff|':>14} {'pixels changed':>15}"]
+    lines += [f"{name:<10} {s[name]['max_abs']:>12.3g} {s[name]['median_abs']:>14.3g} "
+              f"{s[name]['share_changed']:>14.1%}" for name in COMPARED]
+    lines += [""] + [f"buildings whose score_{run} changes: {s[f'score_{run}_share_changed']:.2%}"
+                     for run in CLIMATE_RUNS]
+    for label, s in result.get("each_published_choice_alone", {}).items():
+        lines.append(f"only {label:<14} bp_2011 max {s['bp_2011']['max_abs']:.3g} median {s['bp_2011']['median_abs']:.3g} "
+                     f"pixels {s['bp_2011']['share_changed']:.1%}; scores 2011 {s['score_2011_share_changed']:.2%}")
+    if result["regions_not_finished"]:
+        lines.append(f"not compared (no sentinel yet): {', '.join(result['regions_not_finished'])}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="windrisk compare", description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", default="config/config.yaml", help="workflow config (YAML)")
+    parser.add_argument("--regions", default=None, help="comma-separated region ids (default: the run's)")
+    parser.add_argument("--each", action="store_true", help="also measure each published choice alone")
+    parser.add_argument("--json", action="store_true", help="print the JSON report")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.configfile, {"regions": args.regions} if args.regions else None)
+        region_ids = selected_region_ids(config, grid_from_config(config), base_dir=Path.cwd())
+        result = compare_run(config, region_ids, each=args.each)
+    except (ConfigError, ValueError) as exc:
+        print(f"windrisk compare: {exc}", file=sys.stderr)
+        return 2
+    write_json_atomic(report_path(config), result)
+    print(json.dumps(result, indent=2) if args.json else format_summary(result))
+    print(f"\nwritten to {report_path(config)}", file=sys.stderr)
+    return 0
