@@ -17,9 +17,12 @@ import xarray as xr
 import yaml
 from conftest import DEMO_CONFIG, run_snakemake
 from pyproj import CRS
+from scipy import ndimage
 
+from windrisk import wind
 from windrisk.config import grid_from_config, load_config
 from windrisk.demo import NODATA, Coast, generate_demo_inputs
+from windrisk.fireweather import derive_distribution
 from windrisk.grid import RegionGrid
 from windrisk.paths import demo_outputs
 from windrisk.rasters import read_on_grid
@@ -139,6 +142,55 @@ def test_burn_probability_zeros_and_climate_runs(demo: tuple[Path, dict]) -> Non
     isolated = (bp11[1:-1, 1:-1] == 0) & four_pos
     assert isolated.sum() >= 20
     assert ((bp11 == 0).sum() - isolated.sum()) > 100  # non-burnable patches too
+
+
+@pytest.fixture(scope="module")
+def bp_on_grid(demo: tuple[Path, dict], grid: RegionGrid) -> np.ndarray:
+    """BP 2011 on the whole grid as the region jobs read it (gap-filled, nearest onto the grid)."""
+    workdir, cfg = demo
+    distribution = str(workdir / "wind_direction_distribution.tif")
+    wind_cfg = cfg["inputs"]["wind"]
+    derive_distribution(wind_cfg["hourly"], distribution, wind_cfg["wind_speed_unit"])
+    return wind.load_window_inputs(cfg, grid, grid.full_window, distribution).bp["2011"]
+
+
+def land_zero_shares(bp: np.ndarray, grid: RegionGrid) -> dict[str, float]:
+    """Share of land pixels with BP 0 in each region that has land."""
+    shares = {}
+    for rid in grid.all_region_ids:
+        region = bp[grid.region_slices(rid)]
+        land = np.isfinite(region)
+        if land.any():
+            shares[rid] = float((region[land] == 0).mean())
+    return shares
+
+
+def test_non_burnable_share_is_realistic_and_varies_by_region(
+    bp_on_grid: np.ndarray, grid: RegionGrid
+) -> None:
+    land = np.isfinite(bp_on_grid)
+    assert 0.25 <= (bp_on_grid[land] == 0).mean() <= 0.5
+    shares = land_zero_shares(bp_on_grid, grid)
+    assert len(shares) == len(grid.all_region_ids) - len(OCEAN_REGIONS)
+    assert 0.2 <= min(shares.values()) and max(shares.values()) <= 0.55, shares
+    assert max(shares.values()) - min(shares.values()) >= 0.05, shares
+
+
+def test_zero_patches_cross_region_edges(bp_on_grid: np.ndarray, grid: RegionGrid) -> None:
+    owner = np.empty(grid.shape, dtype=np.int64)
+    for k, rid in enumerate(grid.all_region_ids):
+        owner[grid.region_slices(rid)] = k
+    labels, n = ndimage.label(bp_on_grid == 0)  # 4-connected patches of non-burnable land
+    assert n > 10  # patches of many sizes, not one
+    n_regions = len(grid.all_region_ids)
+    in_patch = labels > 0
+    pairs = np.unique(labels[in_patch] * n_regions + owner[in_patch])  # (patch, region) pairs
+    regions_per_patch = np.bincount(pairs // n_regions, minlength=n + 1)
+    assert (regions_per_patch >= 2).sum() >= 1
+    # Zeros on both sides of the x2/x3 edge (land all along): seams meet non-burnable land.
+    col = grid.chunks[1] * (grid.n_chunks[1] - 1)
+    across = (bp_on_grid[:, col - 1] == 0) & (bp_on_grid[:, col] == 0)
+    assert across.sum() >= 20
 
 
 def test_rps_is_bp_times_crps(demo: tuple[Path, dict]) -> None:

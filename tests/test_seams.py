@@ -50,11 +50,25 @@ def alone(demo: tuple[dict, str]) -> dict[str, dict[str, np.ndarray]]:
     return {rid: wind.compute_region(cfg, grid, rid, distribution) for rid in grid.all_region_ids}
 
 
-def test_every_region_alone_equals_the_whole_grid(demo: tuple[dict, str],
-                                                  alone: dict[str, dict[str, np.ndarray]]) -> None:
+@pytest.fixture(scope="module")
+def whole(demo: tuple[dict, str]) -> wind.WindowInputs:
+    """The inputs on the whole grid window, read like a region's."""
     cfg, distribution = demo
     grid = grid_from_config(cfg)
-    whole = wind.load_window_inputs(cfg, grid, grid.full_window, distribution)
+    return wind.load_window_inputs(cfg, grid, grid.full_window, distribution)
+
+
+def reached_by_spreading(bp: np.ndarray, distribution: np.ndarray, size: tuple[float, float],
+                         rows_ascend_north: bool) -> np.ndarray:
+    """True where BP is 0 on land but the spreading gives a value (composite > 0)."""
+    comp = wind.composite(bp, distribution, wind.direction_kernels(size, rows_ascend_north))
+    return (bp == 0) & (comp > 0)
+
+
+def test_every_region_alone_equals_the_whole_grid(demo: tuple[dict, str], whole: wind.WindowInputs,
+                                                  alone: dict[str, dict[str, np.ndarray]]) -> None:
+    cfg, _ = demo
+    grid = grid_from_config(cfg)
     by_size: dict[tuple[float, float], dict[str, np.ndarray]] = {}
     for rid in grid.all_region_ids:
         size = grid.pixel_size_m(rid)
@@ -82,6 +96,22 @@ def test_every_region_alone_equals_the_whole_grid(demo: tuple[dict, str],
     assert np.isnan(alone["y1_x0"]["bp_2011"]).all()
 
 
+def test_spreading_changes_much_of_every_land_region(demo: tuple[dict, str],
+                                                     whole: wind.WindowInputs) -> None:
+    """Not vacuous: the seams compared above hold values the spreading made, on every land region."""
+    cfg, _ = demo
+    grid = grid_from_config(cfg)
+    bp = whole.bp["2011"]
+    size = grid.pixel_size_m(grid.all_region_ids[0])
+    reached = reached_by_spreading(bp, whole.distribution, size, grid.rows_ascend_north)
+    shares = {}  # land region → share of its land pixels reached
+    for rid in grid.all_region_ids:
+        land = np.isfinite(bp[grid.region_slices(rid)])
+        if land.any():
+            shares[rid] = float(reached[grid.region_slices(rid)][land].mean())
+    assert len(shares) == 9 and min(shares.values()) >= 0.1, shares
+
+
 def test_fast_path_matches_oracle_on_demo_data(demo: tuple[dict, str]) -> None:
     cfg, distribution = demo
     grid = grid_from_config(cfg)
@@ -91,6 +121,8 @@ def test_fast_path_matches_oracle_on_demo_data(demo: tuple[dict, str]) -> None:
     size = grid.pixel_size_m("y0_x1")
     bp = inputs.bp["2011"]
     assert np.isnan(bp).any() and (bp == 0).any() and (bp > 0).any()
+    reached = reached_by_spreading(bp, inputs.distribution, size, grid.rows_ascend_north)
+    assert reached.sum() >= 0.1 * np.isfinite(bp).sum()  # the spreading changes many values
     fast = wind.wind_informed_bp(bp, inputs.distribution, size, grid.rows_ascend_north)
     ref = oracle_wind_informed_bp(bp, inputs.distribution, size, grid.rows_ascend_north)
     np.testing.assert_array_equal(np.isnan(fast), np.isnan(ref))

@@ -9,8 +9,10 @@ Files, under ``demo.dir`` (``demo_outputs``; the demo config's ``inputs`` point 
 * ``burn_probability/2011``, ``/2047`` (Riley et al. 2025 style): GeoTIFF, EPSG:5070, 270 m
   pixels, north-up (``e < 0``), float32, tiled 256 x 256, DEFLATE, nodata tag
   ``-3.4028234663852886e+38`` (float32 lowest, as many USFS float rasters) over the ocean.
-  Annual BP 1e-4..5e-2 with smooth structure; zeros in non-burnable patches and at isolated
-  pixels whose 4 neighbours are positive (to exercise the gap fill); 2047 >= 1.15 x 2011.
+  Annual BP 1e-4..5e-2 with smooth structure; 0 on non-burnable land, ~25-45 % of the land of
+  each region (more in the south): fields (rectangles), towns (blobs, some straddling region
+  corners), lakes (discs) and roads (4-connected lines one pixel wide), and 0 at isolated pixels
+  whose 4 neighbours are positive (to exercise the gap fill); 2047 >= 1.15 x 2011.
   The raster covers the grid plus ``grid.buffer_px`` pixels plus 5 km on every side.
 * ``crps`` and ``rps`` (Scott et al. 2024 style): same CRS and extent, 30 m pixels aligned with
   the 270 m ones (9 x 9 per BP pixel), same nodata tag. CRPS in % (0..100);
@@ -38,6 +40,7 @@ Files, under ``demo.dir`` (``demo_outputs``; the demo config's ``inputs`` point 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -121,6 +124,123 @@ def albers_land(coast: Coast, transform: Affine, shape: tuple[int, int]) -> np.n
     return x[None, :] >= np.interp(y, coast_y[order], coast_x[order])[:, None]
 
 
+# ---- non-burnable land ---------------------------------------------------------------------
+# Real Riley BP is 0 on farmland, towns, water, barren land and roads: a quarter to a half of the
+# land, more in some places than others. Pixels here are the 270 m BP pixels (row, col).
+SHARE_RANGE = (0.2, 0.5)  # local target share; with towns, lakes, roads ~25-45 % per region
+SHARE_WINDOW_PX = 15  # half size of the window a field's local share is measured over (~4 km)
+FIELD_SIDE_PX = (3, 11)  # field rectangles of 9..121 pixels
+FIELD_CANDIDATES = 3_000  # enough to fill every neighbourhood up to its target
+TOWN_RADIUS_PX = (4.0, 9.0)
+LAKE_RADIUS_PX = (1.0, 4.5)
+
+
+def _near(
+    shape: tuple[int, int], centre: tuple[float, float], reach: float
+) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Slices of the pixels within ``reach`` of ``centre`` (clipped), their centres' distances."""
+    r0, r1 = max(int(centre[0] - reach), 0), min(int(centre[0] + reach) + 2, shape[0])
+    c0, c1 = max(int(centre[1] - reach), 0), min(int(centre[1] + reach) + 2, shape[1])
+    rr, cc = np.ogrid[r0:r1, c0:c1]
+    return (slice(r0, r1), slice(c0, c1)), np.hypot(rr + 0.5 - centre[0], cc + 0.5 - centre[1])
+
+
+def add_blob(
+    mask: np.ndarray, centre: tuple[float, float], radius: float, noise: np.ndarray | None = None
+) -> None:
+    """Set a disc (lake) or, with ``noise`` of mask's shape, an irregular blob (town)."""
+    box, dist = _near(mask.shape, centre, 1.5 * radius)
+    edge = radius
+    if noise is not None:  # standardised locally: smooth noise varies little over one town
+        local = noise[box]
+        edge = radius * (1.0 + 0.4 * (local - local.mean()) / local.std())
+    mask[box] |= dist <= edge
+
+
+def add_road(mask: np.ndarray, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Set a 1-pixel line from ``start`` to ``end``, clipped to mask.
+
+    4-connected (a diagonal step gets its corner pixel too), so every road pixel has a zero
+    neighbour and the gap fill never repairs a road.
+    """
+    n = int(max(abs(end[0] - start[0]), abs(end[1] - start[1]))) + 2
+    rows = np.floor(np.linspace(start[0], end[0], n)).astype(np.int64)
+    cols = np.floor(np.linspace(start[1], end[1], n)).astype(np.int64)
+    rows, cols = np.concatenate([rows, rows[:-1]]), np.concatenate([cols, cols[1:]])
+    ok = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
+    mask[rows[ok], cols[ok]] = True
+
+
+def share_target(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Target share of non-burnable land per pixel: more farmland to the south, plus noise."""
+    south = np.linspace(0.0, 1.0, shape[0])[:, None]  # row 0 is north
+    low, high = SHARE_RANGE
+    return low + (high - low) * (0.6 * south + 0.4 * _smooth(rng, shape, 20.0))
+
+
+def add_fields(
+    rng: np.random.Generator, mask: np.ndarray, land: np.ndarray, target: np.ndarray
+) -> None:
+    """Add rectangles at random land pixels while their neighbourhood stays within ``target``."""
+    h, n = SHARE_WINDOW_PX, FIELD_CANDIDATES
+    rows, cols = rng.integers(0, mask.shape[0], n), rng.integers(0, mask.shape[1], n)
+    sides = rng.integers(FIELD_SIDE_PX[0], FIELD_SIDE_PX[1] + 1, (n, 2))
+    for r, c, (dr, dc) in zip(rows, cols, sides, strict=True):
+        if not land[r, c]:
+            continue
+        win = slice(max(r - h, 0), r + h + 1), slice(max(c - h, 0), c + h + 1)
+        local_land = land[win]
+        # Counting the whole field keeps the share at or below target: no overshoot per field.
+        zeros = np.count_nonzero(mask[win] & local_land) + dr * dc
+        if zeros <= target[r, c] * np.count_nonzero(local_land):
+            mask[r - dr // 2 : r + dr - dr // 2, c - dc // 2 : c + dc - dc // 2] = True
+
+
+def non_burnable(
+    rng: np.random.Generator, land: np.ndarray, town_centres: np.ndarray
+) -> np.ndarray:
+    """Mask of BP = 0 on a land mask: towns (blobs, at ``town_centres`` (n, 2) and at random),
+    lakes (discs), roads linking the towns and crossing the raster, then fields.
+    """
+    shape = land.shape
+    mask = np.zeros(shape, dtype=bool)
+    land_px = np.argwhere(land) + 0.5
+    towns = np.concatenate(
+        [np.reshape(town_centres, (-1, 2)), land_px[rng.choice(len(land_px), 6)]]
+    )
+    noise = _smooth(rng, shape, 2.0)
+    for centre in towns:
+        add_blob(mask, tuple(centre), rng.uniform(*TOWN_RADIUS_PX), noise)
+    for centre in land_px[rng.choice(len(land_px), 10)]:
+        add_blob(mask, tuple(centre), rng.uniform(*LAKE_RADIUS_PX))
+    for a, b in itertools.pairwise(towns):
+        add_road(mask, tuple(a), tuple(b))
+    reach = float(np.hypot(*shape))  # highways run from edge to edge
+    for centre, angle in zip(
+        land_px[rng.choice(len(land_px), 3)], rng.uniform(0, np.pi, 3), strict=True
+    ):
+        step = reach * np.array([np.sin(angle), np.cos(angle)])
+        add_road(mask, tuple(centre - step), tuple(centre + step))
+    add_fields(rng, mask, land, share_target(rng, shape))
+    return mask
+
+
+def region_corners_px(grid: RegionGrid, transform: Affine) -> np.ndarray:
+    """(row, col) in the EPSG:5070 raster of ``transform`` of the region corners between land
+    regions (columns x2 and beyond), where the buildings' towns are too.
+    """
+    corners = [
+        grid.transform @ (c * grid.chunks[1], r * grid.chunks[0])
+        for r in range(1, grid.n_chunks[0])
+        for c in range(2, grid.n_chunks[1])
+    ]
+    if not corners:
+        return np.empty((0, 2))
+    x, y = Transformer.from_crs(grid.crs, ALBERS, always_xy=True).transform(*np.transpose(corners))
+    col, row = ~transform @ (np.asarray(x), np.asarray(y))
+    return np.column_stack([row, col])
+
+
 # ---- rasters --------------------------------------------------------------------------------
 def albers_frame(grid: RegionGrid, buffer_px: int) -> tuple[Affine, tuple[int, int]]:
     """270 m north-up EPSG:5070 transform and shape covering the grid + buffer + margin."""
@@ -137,11 +257,13 @@ def albers_frame(grid: RegionGrid, buffer_px: int) -> tuple[Affine, tuple[int, i
     return Affine(step, 0.0, x0, 0.0, -step, y1), shape
 
 
-def burn_probability(rng: np.random.Generator, land: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BP for 2011 and 2047 (float32, NaN on the ocean) with zeros and isolated zeros."""
+def burn_probability(
+    rng: np.random.Generator, land: np.ndarray, town_centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """BP 2011 and 2047 (float32, NaN on the ocean), 0 on non-burnable land and isolated pixels."""
     shape = land.shape
     bp11 = 10.0 ** (-4.0 + 2.7 * _smooth(rng, shape, 6.0))
-    bp11[_smooth(rng, shape, 4.0) > 0.75] = 0.0  # non-burnable patches
+    bp11[non_burnable(rng, land, town_centres)] = 0.0
     positive = (bp11 > 0) & land
     neighbours_positive = ndimage.minimum_filter(
         positive.astype(np.uint8),
@@ -205,7 +327,8 @@ def write_rasters(
     """The four GeoTIFFs: BP 2011/2047 (270 m), CRPS and RPS (30 m)."""
     transform, shape = albers_frame(grid, buffer_px)
     land = albers_land(coast, transform, shape)
-    bp11, bp47 = burn_probability(rng, land)
+    # Towns on region corners: zero patches cross region edges, buildings sit in them.
+    bp11, bp47 = burn_probability(rng, land, region_corners_px(grid, transform))
     write_geotiff(paths["bp_2011"], bp11, transform, "annual burn probability, 2011 climate run")
     write_geotiff(paths["bp_2047"], bp47, transform, "annual burn probability, 2047 climate run")
     fine_transform = transform @ Affine.scale(1 / CRPS_PER_BP)
