@@ -19,7 +19,7 @@ import pytest
 from windrisk import ocr_compat, wind
 from windrisk.config import ConfigError, validate_config
 from windrisk.fireweather import DIRECTIONS
-from windrisk.grid import RegionGrid
+from windrisk.grid import RegionGrid, Window
 
 COMPAT = ocr_compat.Deviations()  # everything ocr-v1.1.0 does differently
 DEG = 0.00030799387843671866  # the demo grid's (and the published 30 m grid's) pixel, degrees
@@ -74,8 +74,9 @@ def published_spread(bp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return arr
 
 
-def published_wind_informed_bp(bp: np.ndarray, dist: np.ndarray, grid: RegionGrid) -> np.ndarray:
-    left, bottom, right, top = grid.window_bounds(grid.full_window)
+def published_wind_informed_bp(bp: np.ndarray, dist: np.ndarray, grid: RegionGrid, window: Window | None = None
+                               ) -> np.ndarray:
+    left, bottom, right, top = grid.window_bounds(window or grid.full_window)
     kernels = published_kernels((left + right) / 2, (bottom + top) / 2)
     spreads = np.stack([published_spread(bp, kernels[d]) for d in DIRECTIONS])
     total = dist.sum(axis=0)

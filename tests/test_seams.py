@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import rasterio
 from conftest import demo_config_in
+from test_ocr_compat import published_wind_informed_bp
 from test_wind import oracle_wind_informed_bp
 
-from windrisk import wind
+from windrisk import ocr_compat, wind
 from windrisk.config import grid_from_config
 from windrisk.demo import generate_demo_inputs
 from windrisk.fireweather import derive_distribution
@@ -159,3 +160,20 @@ def test_a_distribution_without_8_bands_is_refused(demo: tuple[dict, str], tmp_p
         dst.write(data, 1)
     with pytest.raises(ValueError, match="inputs.wind.distribution: .* 1 band"):
         wind.load_region_inputs(cfg, grid, "y0_x0", str(bad))
+
+
+def test_compat_region_equals_the_published_arithmetic_on_demo_data(demo: tuple[dict, str]) -> None:
+    """A demo region in ``ocr-v1.1.0`` mode against the published functions re-stated on its window."""
+    cfg, distribution = demo
+    cfg = {**cfg, "grid": {**cfg["grid"], "buffer_px": 160}}  # the shipped buffer covers either layout
+    grid = grid_from_config(cfg)
+    rid = "y1_x2"
+    got = wind.compute_region(cfg, grid, rid, distribution, ocr_compat.Deviations())["bp_2011"]
+    window = grid.buffered_window(rid, 160)
+    inputs = wind.load_window_inputs(cfg, grid, window, distribution)
+    inner = grid.region_window(rid).relative_to(window)
+    want = published_wind_informed_bp(inputs.bp["2011"], inputs.distribution, grid, window)[inner]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.nanmax(np.abs(got - want)) <= TOL
+    bp = inputs.bp["2011"][inner]
+    assert (bp[np.isfinite(bp)] == 0).mean() > 0.25  # the spreading decides a quarter of the land

@@ -41,7 +41,8 @@ DEFAULT_METHOD = "windrisk"
 
 
 def method_name(config: Mapping[str, Any]) -> str:
-    return wind.method_compat(config) or DEFAULT_METHOD
+    """``method.compat`` as named in the config, or ``windrisk``."""
+    return (config.get("method") or {}).get("compat") or DEFAULT_METHOD
 
 
 def other_method(config: Mapping[str, Any]) -> dict[str, Any]:
