@@ -121,7 +121,7 @@ def test_published_geometry_by_hand() -> None:
     assert dy == pytest.approx(34.24736, abs=1e-5)
     # Along a parallel at the centre (38.16 N): ~R * cos(lat) * dlon = 34.2471 * cos(38.16 deg).
     assert dx == pytest.approx(34.24736 * math.cos(math.radians(38.16)), rel=1e-4)
-    assert ocr_compat.blur_ksize(grid) == 17  # 2 * int(300 / (0.000308 * 111,000) = 8.77) + 1
+    assert wind.blur_ksize(ocr_compat.blur_pixel_height_m(grid)) == 17  # 2 * int(300 / (0.000308 * 111,000) = 8.77) + 1
 
 
 def test_compat_equals_the_published_arithmetic_where_spreading_decides() -> None:

@@ -21,6 +21,7 @@ import copy
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,10 @@ def other_method(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def variants(config: Mapping[str, Any], each: bool) -> dict[str, ocr_compat.Deviations | None]:
-    """Name → the choices each comparison computes the run's regions with."""
-    other = wind.method_compat(other_method(config))
-    out = {method_name(other_method(config)): other}
+    """Name → the choices each comparison computes the run's regions with (the other method first)."""
+    other_config = other_method(config)
+    other = wind.method_compat(other_config)
+    out = {method_name(other_config): other}
     if each:
         if other is None:
             raise ValueError("--each measures published choices against a windrisk run; this run is already "
@@ -97,24 +99,39 @@ def score_changes(table: Any, grid: RegionGrid, rid: str, other: Mapping[str, np
     return out
 
 
-def compare_region(config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, rid: str, distribution: str,
-                   compat: ocr_compat.Deviations | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """One finished region against the region computed with ``compat`` → its report and the
-    strided differences per variable."""
+@dataclass(frozen=True)
+class FinishedRegion:
+    """What a finished region holds: its sentinel, its stored values and its building rows."""
+
+    region_id: str
+    snapshot_id: str
+    values: Mapping[str, np.ndarray] | None  # None: all NaN
+    buildings: Any  # pyarrow table (geometry, scores) or None without a building file
+
+
+def finished_region(config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, rid: str) -> FinishedRegion:
+    """Read a finished region once, for every comparison made with it."""
     sentinel = store.read_sentinel(store.sentinel_path(paths, rid))
+    values = None if sentinel["all_nan"] else store.read_region(config, grid, rid, sentinel["snapshot_id"])
+    building_file = Path(paths.region(paths.region_buildings_pattern, rid))
+    table = (pq.read_table(building_file, columns=["geometry", "score_2011", "score_2047"])
+             if building_file.exists() else None)
+    return FinishedRegion(rid, sentinel["snapshot_id"], values, table)
+
+
+def compare_region(config: Mapping[str, Any], grid: RegionGrid, ran: FinishedRegion, distribution: str,
+                   compat: ocr_compat.Deviations | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A finished region against the region computed with ``compat`` → its report and the
+    strided differences per variable."""
+    rid = ran.region_id
     other = wind.compute_region(config, grid, rid, distribution, compat)
-    if sentinel["all_nan"]:
-        ran = {name: np.full_like(other[name], np.nan) for name in COMPARED}
-    else:
-        ran = store.read_region(config, grid, rid, sentinel["snapshot_id"])
-    report: dict[str, Any] = {"region_id": rid, "snapshot_id": sentinel["snapshot_id"]}
+    report: dict[str, Any] = {"region_id": rid, "snapshot_id": ran.snapshot_id}
     samples = {}
     for name in COMPARED:
-        report[name], samples[name] = difference_stats(ran[name], other[name])
-    building_file = Path(paths.region(paths.region_buildings_pattern, rid))
-    if building_file.exists():
-        report.update(score_changes(pq.read_table(building_file, columns=["geometry", "score_2011", "score_2047"]),
-                                    grid, rid, other))
+        stored = np.full_like(other[name], np.nan) if ran.values is None else ran.values[name]
+        report[name], samples[name] = difference_stats(stored, other[name])
+    if ran.buildings is not None:
+        report.update(score_changes(ran.buildings, grid, rid, other))
     return report, samples
 
 
@@ -145,16 +162,18 @@ def compare_run(config: Mapping[str, Any], region_ids: Sequence[str], *, each: b
     given = paths.wind_distribution if "hourly" in config["inputs"]["wind"] else None
     distribution = wind.distribution_location(config, given)
     done = [rid for rid in region_ids if store.sentinel_path(paths, rid).exists()]
-    results = {}
-    for label, compat in variants(config, each).items():
-        regions, samples = [], {name: [] for name in COMPARED}
-        for rid in done:
-            report, sample = compare_region(config, grid, paths, rid, distribution, compat)
-            regions.append(report)
+    labels = variants(config, each)
+    reports: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
+    samples = {label: {name: [] for name in COMPARED} for label in labels}
+    for rid in done:
+        ran = finished_region(config, grid, paths, rid)
+        for label, compat in labels.items():
+            report, sample = compare_region(config, grid, ran, distribution, compat)
+            reports[label].append(report)
             for name in COMPARED:
-                samples[name].append(sample[name])
-        results[label] = (summary(regions, samples), regions)
-    other = method_name(other_method(config))
+                samples[label][name].append(sample[name])
+    results = {label: (summary(reports[label], samples[label]), reports[label]) for label in labels}
+    other = next(iter(labels))  # variants lists the other method first
     out = {"run": method_name(config), "other": other, "regions_compared": done,
            "regions_not_finished": [r for r in region_ids if r not in done],
            "summary": results[other][0], "by_region": results[other][1]}

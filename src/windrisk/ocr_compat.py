@@ -8,7 +8,8 @@ Only the places that differ live here; ``windrisk.wind`` runs the rest of the me
   and is 1.25 % compressed. windrisk's default lays the kernel out on whole pixels, centred.
 * **Pixel size** of the kernel layout: haversine on a sphere of 6,371 km, one grid step from the
   window's centre (windrisk: WGS84 radii of curvature at the region's centre).
-* **Blur size:** ``2 * int(300 m / (dlat * 111 km)) + 1`` (windrisk: the WGS84 meridional size).
+* **Blur size:** ``2 * int(300 m / (dlat * 111 km)) + 1`` (windrisk: the WGS84 meridional size);
+  ``wind.blur_ksize`` of ``blur_pixel_height_m``.
 * **Borders:** the spreading and the blur reflect the window at its edges (OpenCV's default
   ``BORDER_REFLECT_101``); windrisk counts outside the window as not burning and renormalises
   the blur over in-grid pixels. Inside a buffered window both only differ at the grid's outer edge.
@@ -35,7 +36,6 @@ OCR_V1_1_0: Final = "ocr-v1.1.0"
 MODES: Final = (OCR_V1_1_0,)
 EARTH_RADIUS_M: Final = 6_371_000.0  # the published haversine's sphere
 DEGREE_OF_LATITUDE_M: Final = 111_000.0  # the published blur size takes a degree as 111 km
-BLUR_HALF_WIDTH_M: Final = 300.0
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ def window_pixel_size_m(grid: RegionGrid, window: Window) -> tuple[float, float]
     return haversine_m(lon, lat, lon, lat + dlat), haversine_m(lon, lat, lon + dlon, lat)
 
 
-def blur_ksize(grid: RegionGrid) -> int:
-    """The published Gaussian size for the grid's latitude step."""
-    return 2 * int(BLUR_HALF_WIDTH_M / (abs(grid.transform.e) * DEGREE_OF_LATITUDE_M)) + 1
+def blur_pixel_height_m(grid: RegionGrid) -> float:
+    """The pixel height the published blur is sized by: the latitude step at 111 km a degree."""
+    return abs(grid.transform.e) * DEGREE_OF_LATITUDE_M
 
 
 def grid_problem(grid: RegionGrid) -> str:

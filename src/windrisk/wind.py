@@ -503,7 +503,7 @@ def window_geometry(grid: RegionGrid, rid: str, window: Window, compat: ocr_comp
         if problem:
             raise ValueError(problem)
     if compat and compat.pixel_size:
-        return ocr_compat.window_pixel_size_m(grid, window), ocr_compat.blur_ksize(grid)
+        return ocr_compat.window_pixel_size_m(grid, window), blur_ksize(ocr_compat.blur_pixel_height_m(grid))
     pixel_size_m = grid.pixel_size_m(rid)
     return pixel_size_m, blur_ksize(pixel_size_m[0])
 
