@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from windrisk.grid import RegionGrid, region_id
 from windrisk.io import atomic_path
+from windrisk.timing import step
 from windrisk.variables import VARIABLES
 
 # Pixel-edge bounds of the published CONUS grid (config/conus.yaml): a fixed, global Hilbert frame.
@@ -657,7 +658,9 @@ def write_region_buildings(
     if sentinel["region_id"] != rid:
         raise ValueError(f"sentinel {sentinel_path} is for region {sentinel['region_id']}, not {rid}; delete it and re-run")
     grid = grid_from_config(config)
-    arrays = None if sentinel["all_nan"] else store.read_region(config, grid, rid, sentinel["snapshot_id"])
-    table = region_buildings(location, grid, rid, arrays, census)
-    write_building_file(table, target, int(config["buildings"]["row_group_size"]))
+    with step("read store"):
+        arrays = None if sentinel["all_nan"] else store.read_region(config, grid, rid, sentinel["snapshot_id"])
+    with step("buildings"):
+        table = region_buildings(location, grid, rid, arrays, census)
+        write_building_file(table, target, int(config["buildings"]["row_group_size"]))
     return region_account(table.schema) or {}

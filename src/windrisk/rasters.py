@@ -31,6 +31,7 @@ from rasterio.errors import RasterioError
 
 from windrisk.grid import RegionGrid, Window
 from windrisk.inputs import InputError
+from windrisk.timing import step
 
 # Output pixels transformed per block: about 8 float64 temporaries each, so ~130 MB per block.
 BLOCK_PIXELS = 2_000_000
@@ -223,7 +224,7 @@ def read_on_grid(
     ``native_fn`` gets the native float32 array (same dimensions as the result) before resampling.
     ``name`` is the config key of the input, used in every error.
     """
-    with open_raster(location, name) as src:
+    with step("read"), open_raster(location, name) as src:
         if src.crs is None:
             raise _fail(
                 name,
@@ -246,9 +247,11 @@ def read_on_grid(
             ) from None
         transform = src.transform
     if native_fn is not None:
-        native = np.asarray(
-            native_fn(native[0] if native.shape[0] == 1 else native), dtype=np.float32
-        )
+        with step("gap fill"):
+            native = np.asarray(
+                native_fn(native[0] if native.shape[0] == 1 else native), dtype=np.float32
+            )
         native = native.reshape(-1, row1 - row0, col1 - col0)
-    out = _sample_nearest(native, transform, (row0, col0), grid, window, src_crs)
+    with step("resample"):
+        out = _sample_nearest(native, transform, (row0, col0), grid, window, src_crs)
     return out[0] if out.shape[0] == 1 else out

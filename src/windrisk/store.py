@@ -86,6 +86,7 @@ from windrisk.config import config_hash
 from windrisk.grid import RegionGrid
 from windrisk.io import s3_client, write_json_atomic
 from windrisk.paths import RunPaths
+from windrisk.timing import step
 from windrisk.variables import LICENSE, SOURCES, VARIABLES
 
 if TYPE_CHECKING:
@@ -619,8 +620,9 @@ def write_region(
     ``provenance``: ``code_version``, ``config_hash`` (defaults: this package, ``config``) and
     ``inputs`` (name → identity), recorded in the commit so the region can be adopted later.
     """
-    clean = _region_arrays(grid, rid, arrays)
-    sha = data_sha256(clean)
+    with step("hash"):
+        clean = _region_arrays(grid, rid, arrays)
+        sha = data_sha256(clean)
     record = {
         "region_id": rid, "data_sha256": sha, "all_nan": all(bool(np.isnan(a).all()) for a in clean.values()),
         "code_version": str(provenance.get("code_version") or windrisk.__version__),
@@ -632,15 +634,18 @@ def write_region(
     for landing in range(1, PROOF_TRIES + 1):
         ticket = new_ticket(rid)
         with committer.registered(ticket):
-            session = open_repo(config).writable_session(branch_of(config))
-            fork = session.fork()  # chunks are written now, in parallel; the lease holder commits the refs
-            _write_chunks(fork, grid, rid, clean)
-            committer.submit(ticket, fork, {**record, "base_snapshot_id": session.snapshot_id})
-            try:
-                snap = committer.wait(ticket)
-            except QueueError as exc:
-                raise CommitError(f"region {rid}: {exc}") from None
-        info, reason = _proof(config, grid, rid, snap, sha)
+            with step("write chunks"):
+                session = open_repo(config).writable_session(branch_of(config))
+                fork = session.fork()  # chunks are written now, in parallel; the lease holder commits the refs
+                _write_chunks(fork, grid, rid, clean)
+            with step("commit"):
+                committer.submit(ticket, fork, {**record, "base_snapshot_id": session.snapshot_id})
+                try:
+                    snap = committer.wait(ticket)
+                except QueueError as exc:
+                    raise CommitError(f"region {rid}: {exc}") from None
+        with step("proof"):
+            info, reason = _proof(config, grid, rid, snap, sha)
         if info is not None:
             log.info("region %s committed as %s (try %d)", rid, snap, landing)
             return sentinel_from_commit(config, rid, info)

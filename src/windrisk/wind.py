@@ -46,6 +46,7 @@ from numba import njit, prange
 from windrisk import ocr_compat
 from windrisk.fireweather import DIRECTIONS
 from windrisk.grid import RegionGrid, Window
+from windrisk.timing import step
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
 KERNEL_SIZE: Final = 81
@@ -397,8 +398,10 @@ def composite(bp: np.ndarray, distribution: np.ndarray, kernels: Mapping[str, np
     buffers = (np.empty_like(clean), np.empty_like(clean))  # reused by every direction
     comp = np.zeros(bp.shape, dtype=np.float32)
     for d, direction in enumerate(DIRECTIONS):
-        spread_d = _spread_clean(clean, kernels[direction], SPREAD_ITERATIONS, buffers, reflect)
-        _add_weighted(comp, spread_d, distribution[d], inv_total, bp)
+        with step("spread"):
+            spread_d = _spread_clean(clean, kernels[direction], SPREAD_ITERATIONS, buffers, reflect)
+        with step("composite"):
+            _add_weighted(comp, spread_d, distribution[d], inv_total, bp)
     return comp
 
 
@@ -485,9 +488,11 @@ def wind_informed_bp(bp: np.ndarray, distribution: np.ndarray, pixel_size_m: tup
     compat = compat or ocr_compat.NONE
     kernels = direction_kernels(pixel_size_m, rows_ascend_north, compat.kernel_layout)
     bp = np.ascontiguousarray(bp, dtype=np.float32)
-    kept = keep_original(bp, composite(bp, distribution, kernels, reflect=compat.spread_border), inplace=True)
-    ksize = ksize or blur_ksize(pixel_size_m[0])
-    return ocr_compat.gaussian_blur(kept, gaussian_weights(ksize)) if compat.blur else gaussian_blur(kept, ksize)
+    comp = composite(bp, distribution, kernels, reflect=compat.spread_border)
+    with step("blur"):
+        kept = keep_original(bp, comp, inplace=True)
+        ksize = ksize or blur_ksize(pixel_size_m[0])
+        return ocr_compat.gaussian_blur(kept, gaussian_weights(ksize)) if compat.blur else gaussian_blur(kept, ksize)
 
 
 def method_compat(config: Mapping[str, Any]) -> ocr_compat.Deviations | None:
@@ -665,7 +670,8 @@ def region_job(config: Mapping[str, Any], rid: str, wind_distribution_location: 
     identities = inputs.checked_identities(inputs.read_check(check_report))
     identities.setdefault("wind.distribution", inputs.identity(wind_distribution_location))
     provenance = store.region_provenance(config, identities, code_version)
-    payload = store.committed_sentinel(config, grid, rid, provenance)
+    with step("store check"):
+        payload = store.committed_sentinel(config, grid, rid, provenance)
     if payload is not None:
         logging.getLogger(__name__).info("region %s is in the store as %s with this provenance; not computed again",
                                          rid, payload["snapshot_id"])
