@@ -212,3 +212,93 @@ def test_s3_reads_like_local(geo_tif: Path, s3_client: Any) -> None:
     np.testing.assert_array_equal(remote, local)
     with pytest.raises(InputError, match="inputs.crps: cannot be opened"):
         read_on_grid("s3://inputs/missing.tif", GRID, GRID.full_window, name="inputs.crps")
+
+
+# ---- exact nearest at interpolation speed ----------------------------------------------------
+# The published CONUS grid (config/conus.yaml): EPSG:4326, rows ascending north, 0.000308 deg.
+CONUS = RegionGrid(
+    "EPSG:4326", Affine(0.000308, 0, -125.0, 0, 0.000308, 21.15), (97579, 208881), (6000, 4500)
+)
+# A north-up grid at 70-71 N read from polar stereographic (EPSG:3413) rasters.
+ARCTIC = RegionGrid("EPSG:4326", Affine(0.0008, 0, -150.0, 0, -0.0003, 71.0), (3334, 1250), (600, 500))
+
+
+def native_under(grid: RegionGrid, window: Window, crs: str, res: float) -> tuple[np.ndarray, Affine, tuple[int, int]]:
+    """Coded values (one per native pixel) covering ``window`` in ``crs`` at ``res`` metres, as a
+    read window starting at native (7, 11) of a larger raster (indices are full-raster)."""
+    bounds = Transformer.from_crs(grid.crs, crs, always_xy=True).transform_bounds(
+        *grid.window_bounds(window), densify_pts=64)
+    x0, y0 = np.floor(bounds[0] / res) * res - 20 * res, np.ceil(bounds[3] / res) * res + 20 * res
+    offset = (7, 11)
+    transform = Affine(res, 0, x0 - offset[1] * res, 0, -res, y0 + offset[0] * res)
+    shape = (int((y0 - bounds[1]) / res) + 40, int((bounds[2] - x0) / res) + 40)
+    return np.arange(shape[0] * shape[1], dtype=np.float32).reshape(1, *shape), transform, offset
+
+
+def corner_windows(grid: RegionGrid, size: int) -> list[Window]:
+    """Windows at the grid's four corners, off the interpolation lattice (starts not multiples of 16)."""
+    rows, cols = grid.shape
+    return [Window(r, r + size, c, c + size)
+            for r in (3, rows - size - 5) for c in (9, cols - size - 2)]
+
+
+@pytest.mark.parametrize("res", [30.0, 270.0])
+def test_fast_nearest_equals_exact_at_the_published_grid_corners(res: float) -> None:
+    for window in corner_windows(CONUS, 400):
+        native, transform, offset = native_under(CONUS, window, "EPSG:5070", res)
+        exact = rasters.sample_nearest_exact(native, transform, offset, CONUS, window, "EPSG:5070")
+        fast = rasters._sample_nearest(native, transform, offset, CONUS, window, "EPSG:5070")
+        assert np.isfinite(exact).all()
+        np.testing.assert_array_equal(fast, exact)
+
+
+def test_fast_nearest_equals_exact_at_high_latitude_and_north_up() -> None:
+    for window in corner_windows(ARCTIC, 300):
+        native, transform, offset = native_under(ARCTIC, window, "EPSG:3413", 30.0)
+        exact = rasters.sample_nearest_exact(native, transform, offset, ARCTIC, window, "EPSG:3413")
+        np.testing.assert_array_equal(
+            rasters._sample_nearest(native, transform, offset, ARCTIC, window, "EPSG:3413"), exact)
+
+
+def test_the_exact_fallback_is_what_makes_them_equal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no error bound, interpolation alone picks a different native pixel somewhere: the
+    corner tests above would catch a bound that is too small."""
+    monkeypatch.setattr(rasters, "CURVATURE_SAFETY", 0.0)
+    monkeypatch.setattr(rasters, "ROUNDING_PX", 0.0)
+    window = corner_windows(CONUS, 400)[0]
+    native, transform, offset = native_under(CONUS, window, "EPSG:5070", 30.0)
+    exact = rasters.sample_nearest_exact(native, transform, offset, CONUS, window, "EPSG:5070")
+    fast = rasters._sample_nearest(native, transform, offset, CONUS, window, "EPSG:5070")
+    assert (fast != exact).any()
+
+
+@pytest.mark.parametrize(("grid", "crs"), [(CONUS, "EPSG:5070"), (ARCTIC, "EPSG:3413")])
+def test_interpolation_error_stays_within_the_bound_before_the_safety_factor(grid: RegionGrid, crs: str) -> None:
+    """The error reaches (h²/8)(|f_rr| + |f_cc|) at cell centres, so the bound without its safety
+    factor is nearly tight; with it, every pixel stays below 60 % of the bound used, at the
+    corners where curvature is largest."""
+    to_native = Transformer.from_crs(grid.crs, crs, always_xy=True)
+    step = rasters.LATTICE_STEP
+    for window in corner_windows(grid, 160):
+        lattice = rasters._lattice(grid, window, crs, step)
+        gx, gy = np.meshgrid(grid.x_coords(window.cols), grid.y_coords(window.rows))
+        exact = to_native.transform(gx, gy)
+        r = (np.arange(window.row_start, window.row_stop) - lattice.row0) / step
+        c = (np.arange(window.col_start, window.col_stop) - lattice.col0) / step
+        k, m = np.floor(r).astype(int)[:, None], np.floor(c).astype(int)[None, :]
+        t, u = (r - np.floor(r))[:, None], (c - np.floor(c))[None, :]
+        for values, want in ((lattice.x, exact[0]), (lattice.y, exact[1])):
+            got = ((1 - t) * ((1 - u) * values[k, m] + u * values[k, m + 1])
+                   + t * ((1 - u) * values[k + 1, m] + u * values[k + 1, m + 1]))
+            assert np.abs(got - want).max() <= 0.6 * rasters.interpolation_bound(values)
+
+
+def test_same_crs_with_pixel_centres_on_native_edges() -> None:
+    """Every grid pixel centre lies exactly on a native pixel edge: only the exact fallback
+    decides them, and it decides as the exact path does."""
+    grid = RegionGrid("EPSG:5070", Affine(30.0, 0, 0.0, 0, -30.0, 3000.0), (100, 100), (50, 50))
+    native = np.arange(101 * 101, dtype=np.float32).reshape(1, 101, 101)
+    transform = Affine(30.0, 0, -15.0, 0, -30.0, 3015.0)
+    window = Window(3, 97, 5, 99)
+    exact = rasters.sample_nearest_exact(native, transform, (0, 0), grid, window, "EPSG:5070")
+    np.testing.assert_array_equal(rasters._sample_nearest(native, transform, (0, 0), grid, window, "EPSG:5070"), exact)
