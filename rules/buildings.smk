@@ -9,7 +9,7 @@ rule buildings_region:
         PATHS.region_buildings_pattern,
     params:
         config=job_config("store", "buildings"),
-        code_version=CODE_VERSION,
+        code_version=code_version("buildings_region"),
     log:
         PATHS.log("buildings_region"),
     benchmark:
@@ -29,6 +29,7 @@ rule aggregate_conus:
         accounting=PATHS.buildings_accounting,
     params:
         config=job_config("buildings"),
+        code_version=code_version("aggregate_conus"),
     log:
         PATHS.log("aggregate_conus", "aggregate_conus"),
     benchmark:

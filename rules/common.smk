@@ -8,8 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-import windrisk
-from windrisk import inputs
+from windrisk import codeversion, inputs
 from windrisk.config import data_region_ids, grid_from_config, resolve_config, selected_region_ids
 from windrisk.paths import RunPaths, produced_inputs
 
@@ -25,6 +24,13 @@ def job_config(*sections):
     return canonical({key: CFG[key] for key in ("run_name", "results", "grid", *sections) if key in CFG})
 
 
+def code_version(script):
+    """The version of the package code `scripts/<script>.py` runs (windrisk.codeversion), for the
+    rule's `params.code_version`: a code edit (not a comment or docstring) of any module the script
+    imports, directly or not, re-runs the rule. Snakemake's code trigger sees only the script."""
+    return codeversion.stage_version(Path(workflow.basedir) / "scripts" / f"{script}.py")
+
+
 def canonical(value):
     """``value`` with every mapping's keys sorted: params are compared as text, key order included."""
     return json.loads(json.dumps(value, sort_keys=True))
@@ -32,7 +38,6 @@ def canonical(value):
 GRID = grid_from_config(CFG)
 REGIONS = selected_region_ids(CFG, GRID, base_dir=Path(workflow.basedir))
 PATHS = RunPaths(CFG["results"])
-CODE_VERSION = windrisk.__version__
 ENV = "../envs/windrisk.yaml"
 
 
@@ -97,7 +102,8 @@ def report_targets():
 # whose newest commit has this run's provenance are adopted (sentinel rewritten, no recompute).
 # Main process only; never creates the store; warns instead of failing when it cannot be reached.
 def expected_region_provenance():
-    return store.expected_provenance(CFG, PATHS, CODE_VERSION, planned=INPUTS["rasters"], cache=HASHES)
+    wind_code = code_version(codeversion.WIND_STAGE)  # what wind_region records
+    return store.expected_provenance(CFG, PATHS, wind_code, planned=INPUTS["rasters"], cache=HASHES)
 
 
 if workflow.is_main_process and CFG["store"]["reconcile_sentinels"]:

@@ -15,6 +15,9 @@ if "demo" in CFG:
                 name: directory(path) if name == "wind" else path
                 for name, path in demo_outputs(CFG).items()
             },
+        # No code_version: a planned checkpoint hides every job behind it from a dry run, so any
+        # edit of the many modules demo.py imports would show this job alone. The files it made
+        # are inputs, followed by content; delete demo.dir to make them with new code.
         params:
             config=job_config("demo"),
         log:

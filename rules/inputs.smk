@@ -5,8 +5,9 @@
 
 # No Snakemake inputs on purpose: the report's name (the digest) already changes with the inputs,
 # and readers behind an ancient() edge are not re-evaluated in a run where their upstream job
-# re-runs (Snakemake masks them), so this job must re-run only for a new digest. Demo files are
-# made before: the name is only known once the demo checkpoint is done.
+# re-runs (Snakemake masks them), so this job must re-run only for a new digest: hence no
+# code_version param either (editing the checks does not redo checks already passed). Demo files
+# are made before: the name is only known once the demo checkpoint is done.
 rule check_inputs:
     output:
         PATHS.input_check_pattern,

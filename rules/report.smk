@@ -17,6 +17,7 @@ rule report_region:
         ),
     params:
         config=job_config("store"),
+        code_version=code_version("quicklook_region"),
     log:
         PATHS.log("report_region"),
     benchmark:
@@ -36,6 +37,7 @@ rule report_overview:
     params:
         config=job_config("store"),
         regions=REGIONS,
+        code_version=code_version("report_overview"),
     log:
         PATHS.log("report_overview", "report_overview"),
     benchmark:
@@ -52,6 +54,8 @@ rule report_scores:
     output:
         report(REPORT["scores"], category="1. Overview", caption="../report/scores.rst",
                labels={"figure": "building scores"}),
+    params:
+        code_version=code_version("report_scores"),
     log:
         PATHS.log("report_scores", "report_scores"),
     benchmark:
@@ -68,6 +72,8 @@ rule report_accounting:
     output:
         report(REPORT["accounting"], category="1. Overview", caption="../report/accounting.rst",
                labels={"table": "buildings accounted for"}),
+    params:
+        code_version=code_version("report_accounting"),
     log:
         PATHS.log("report_accounting", "report_accounting"),
     conda:
@@ -91,6 +97,7 @@ rule report_benchmarks:
                    caption="../report/benchmarks.rst", labels={"table": "per rule (CSV)"}),
     params:
         benchmarks=str(Path(PATHS.benchmark("x", "x")).parent.parent),
+        code_version=code_version("report_benchmarks"),
     log:
         PATHS.log("report_benchmarks", "report_benchmarks"),
     conda:

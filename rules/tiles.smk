@@ -8,6 +8,7 @@ rule pmtiles:
         PATHS.pmtiles,
     params:
         tiles=canonical(CFG["tiles"]),
+        code_version=code_version("pmtiles"),
     threads: workflow.cores
     log:
         PATHS.log("pmtiles", "pmtiles"),
@@ -34,6 +35,7 @@ rule map_page:
         regions=REGIONS,
         # A new page template or vendored library rebuilds the page (params trigger).
         assets=assets_digest(),
+        code_version=code_version("map_page"),
     log:
         PATHS.log("map_page", "map_page"),
     benchmark:

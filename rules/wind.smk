@@ -12,6 +12,7 @@ if "hourly" in CFG["inputs"]["wind"]:
         params:
             # The location comes from the workflow config in the script (not a rerun trigger).
             speed_unit=CFG["inputs"]["wind"]["wind_speed_unit"],
+            code_version=code_version("wind_distribution"),
         # With dask.cluster: local and dask.workers: 0, one Dask worker per thread.
         threads: workflow.cores
         log:
@@ -27,9 +28,11 @@ if "hourly" in CFG["inputs"]["wind"]:
 rule store_template:
     output:
         PATHS.store_template,
+    # No code_version: wind_region reads the template as ancient(), and Snakemake does not evaluate
+    # the jobs that read a re-running job's output as ancient(), so a code edit re-running this job
+    # would hide the regions' own code change. The template, once made, is kept anyway.
     params:
         config=job_config("store"),
-        code_version=CODE_VERSION,
     log:
         PATHS.log("store_template", "store_template"),
     benchmark:
@@ -50,7 +53,7 @@ rule wind_region:
         PATHS.region_sentinel_pattern,
     params:
         config=job_config("store", "method"),
-        code_version=CODE_VERSION,
+        code_version=code_version("wind_region"),
     log:
         PATHS.log("wind_region"),
     benchmark:

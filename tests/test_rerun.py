@@ -4,6 +4,8 @@ Each test copies the finished demo run (outputs, store, `.snakemake/` metadata; 
 breaks one thing, and reads the jobs `snakemake -n` would run: its "Job stats" table and the
 `region_id` wildcards of the listed jobs. Expected: exactly that region's jobs plus the steps
 that combine all regions (CONUS GeoParquet, PMTiles, map page and the run report), nothing else.
+The code tests edit a copy of the package sources that Snakemake imports instead (PYTHONPATH):
+each rule's `code_version` param follows the code its script runs (windrisk.codeversion).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 import zarr
 from conftest import demo_config_in, run_snakemake
 
+from windrisk import codeversion
 from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
 from windrisk.plan import job_stats
@@ -42,9 +45,17 @@ def work(demo_run: Path, tmp_path: Path) -> Path:
     return dest
 
 
-def dry_run(workdir: Path, *args: str) -> tuple[dict[str, int], set[str]]:
+@pytest.fixture()
+def code(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """(a copy of the package sources to edit, the environment that makes Snakemake import it)."""
+    src = tmp_path / "src"
+    shutil.copytree(codeversion.PACKAGE_DIR, src / "windrisk", ignore=shutil.ignore_patterns("__pycache__"))
+    return src / "windrisk", {"PYTHONPATH": str(src)}
+
+
+def dry_run(workdir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[dict[str, int], set[str]]:
     """(jobs per rule, region ids of the jobs) that `snakemake -n` would run."""
-    proc = run_snakemake(workdir, "-n", *args)
+    proc = run_snakemake(workdir, "-n", *args, env=env)
     out = proc.stdout + proc.stderr
     return job_stats(out), set(WILDCARD.findall(out))
 
@@ -110,6 +121,43 @@ def test_changed_input_reruns_the_jobs_reading_it(work: Path) -> None:
     n_regions = len(list((work / "results" / "regions").glob("*.parquet")))
     assert stats == {"check_inputs": 1, "buildings_region": n_regions, **COMBINE}
     assert len(regions) == n_regions
+
+
+def test_a_wind_code_edit_reruns_every_region_and_adopts_none(work: Path, code: tuple[Path, dict[str, str]]) -> None:
+    """Every region is made by other code now: its wind, building and report steps re-run, and a
+    region whose sentinel is gone is not adopted from the store (its commit records the old code)."""
+    package, env = code
+    with (package / "wind.py").open("a") as f:
+        f.write("\n\nEDITED = True\n")
+    sentinel = work / PATHS.region(PATHS.region_sentinel_pattern, REGION)
+    sentinel.unlink()
+    stats, regions = dry_run(work, env=env)
+    n_regions = len(list((work / "results" / "regions").glob("*.parquet")))
+    assert stats == {"wind_region": n_regions, "buildings_region": n_regions, "report_region": n_regions,
+                     "report_overview": 1, **COMBINE}
+    assert len(regions) == n_regions
+    assert not sentinel.exists()
+
+
+def test_a_tiles_code_edit_reruns_only_the_tiles_and_what_reads_them(work: Path, code: tuple[Path, dict[str, str]]
+                                                                      ) -> None:
+    package, env = code
+    with (package / "tiles.py").open("a") as f:
+        f.write("\n\nEDITED = True\n")
+    stats, regions = dry_run(work, env=env)
+    assert stats == {"pmtiles": 1, "map_page": 1, "report_benchmarks": 1, "all": 1}
+    assert regions == set()
+
+
+def test_comment_and_docstring_edits_rerun_nothing(work: Path, code: tuple[Path, dict[str, str]]) -> None:
+    """As documented in windrisk.codeversion: only the code counts, not its comments or docstrings."""
+    package, env = code
+    for name in ("wind.py", "tiles.py", "io.py"):
+        text = (package / name).read_text()
+        assert text.startswith('"""'), f"{name}: expected a module docstring"
+        (package / name).write_text(f'# A new comment.\n"""Edited. {text[3:]}\n# The end.\n')
+    stats, regions = dry_run(work, env=env)
+    assert stats == {} and regions == set()
 
 
 def test_narrowing_regions_does_not_rerun_existing_regions(work: Path) -> None:

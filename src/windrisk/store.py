@@ -68,6 +68,7 @@ import zarr
 from zarr.core.sync import sync
 
 import windrisk
+from windrisk import codeversion
 from windrisk.commit_queue import (
     FileLease,
     GroupCommitter,
@@ -602,10 +603,11 @@ def region_config_hash(config: Mapping[str, Any]) -> str:
 
 def region_provenance(config: Mapping[str, Any], identities: Mapping[str, Any], code_version: str | None = None
                       ) -> dict[str, Any]:
-    """What a region is made from: code version, ``region_config_hash`` and the identity of every
+    """What a region is made from: code version (default: the wind stage's as run from this
+    checkout, ``codeversion.wind_version``), ``region_config_hash`` and the identity of every
     input it read (``inputs.identity``, keyed as in the config). Adoption compares exactly this."""
     return {
-        "code_version": code_version or windrisk.__version__,
+        "code_version": code_version or codeversion.wind_version(),
         "config_hash": region_config_hash(config),
         "inputs": json.loads(json.dumps(dict(identities), sort_keys=True, default=str)),
     }
@@ -617,7 +619,7 @@ def write_region(
 ) -> dict[str, Any]:
     """Write one region's arrays and its done-mark, have them committed, prove it; return the sentinel.
 
-    ``provenance``: ``code_version``, ``config_hash`` (defaults: this package, ``config``) and
+    ``provenance``: ``code_version``, ``config_hash`` (defaults: as in ``region_provenance``) and
     ``inputs`` (name → identity), recorded in the commit so the region can be adopted later.
     """
     with step("hash"):
@@ -625,7 +627,7 @@ def write_region(
         sha = data_sha256(clean)
     record = {
         "region_id": rid, "data_sha256": sha, "all_nan": all(bool(np.isnan(a).all()) for a in clean.values()),
-        "code_version": str(provenance.get("code_version") or windrisk.__version__),
+        "code_version": str(provenance.get("code_version") or codeversion.wind_version()),
         "config_hash": str(provenance.get("config_hash") or region_config_hash(config)),
         "inputs": json.loads(json.dumps(provenance.get("inputs", {}), default=str)),  # commit metadata is JSON
     }
@@ -951,9 +953,10 @@ def expected_provenance(
     config: Mapping[str, Any], paths: RunPaths, code_version: str | None = None, *, planned: Any = None,
     cache: Any = None,
 ) -> dict[str, Any] | None:
-    """The provenance a region computed now would record (``region_provenance``), or None while an
-    input cannot be identified. ``planned``: the rasters group's ``inputs.GroupIdentity`` when the
-    caller has it (the Snakefile), else identified here."""
+    """The provenance a region computed now would record (``region_provenance``: ``code_version``
+    is the wind stage's, as the Snakefile passes it), or None while an input cannot be identified.
+    ``planned``: the rasters group's ``inputs.GroupIdentity`` when the caller has it (the
+    Snakefile), else identified here."""
     from windrisk import inputs
     from windrisk.paths import produced_inputs
 
