@@ -55,11 +55,18 @@ def fast(bp: np.ndarray, dist: np.ndarray) -> np.ndarray:
 
 def reference(bp: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """The published formulation with cv2 (float32), all 8 directions held, zero border."""
+    from windrisk.wind import blur_ksize, direction_kernels
+
+    spreads = reference_spread(bp, direction_kernels(PIXEL_SIZE_M, True))
+    return reference_blur(bp, reference_composite(spreads, dist), blur_ksize(PIXEL_SIZE_M[0]))
+
+
+def reference_spread(bp: np.ndarray, kernels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every direction's 3 iterations of cv2.filter2D (float32, zero border), all 8 held at once."""
     import cv2
 
-    from windrisk.wind import DIRECTIONS, blur_ksize, direction_kernels
+    from windrisk.wind import DIRECTIONS
 
-    kernels = direction_kernels(PIXEL_SIZE_M, True)
     nan = np.isnan(bp)
     spreads = {}
     for direction in DIRECTIONS:
@@ -74,13 +81,25 @@ def reference(bp: np.ndarray, dist: np.ndarray) -> np.ndarray:
             arr = np.where(cm > 0, ca / np.where(cm > 0, cm, 1), 0).astype(np.float32)
         arr[nan] = np.nan
         spreads[direction] = arr
+    return spreads
+
+
+def reference_composite(spreads: dict[str, np.ndarray], dist: np.ndarray) -> np.ndarray:
+    """Spreads weighted by the distribution renormalised per pixel (NaN without fire weather)."""
+    from windrisk.wind import DIRECTIONS
+
     total = dist.sum(axis=0)
     ok = total > 0
-    comp = sum(spreads[d] * np.where(ok, dist[i] / np.where(ok, total, 1), np.nan)
+    return sum(spreads[d] * np.where(ok, dist[i] / np.where(ok, total, 1), np.nan)
                for i, d in enumerate(DIRECTIONS))
+
+
+def reference_blur(bp: np.ndarray, comp: np.ndarray, ksize: int) -> np.ndarray:
+    """Keep the original BP where it is not 0, then the NaN-aware cv2.GaussianBlur (zero border)."""
+    import cv2
+
     kept = np.where(bp == 0, comp, bp).astype(np.float32)
     valid = ~np.isnan(kept)
-    ksize = blur_ksize(PIXEL_SIZE_M[0])
     blur = lambda a: cv2.GaussianBlur(a, (ksize, ksize), 0, borderType=cv2.BORDER_CONSTANT)
     num, den = blur(np.where(valid, kept, 0).astype(np.float32)), blur(valid.astype(np.float32))
     return np.where(valid, num / np.where(valid, den, 1), np.nan).astype(np.float32)

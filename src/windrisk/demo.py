@@ -292,8 +292,10 @@ def crps_field(
     return fine.astype(np.float32)
 
 
-def write_geotiff(path: str | Path, data: np.ndarray, transform: Affine, description: str) -> None:
-    """Float32 GeoTIFF in EPSG:5070 with the demo nodata tag, written atomically."""
+def write_geotiff(
+    path: str | Path, data: np.ndarray, transform: Affine, description: str, nodata: float = NODATA
+) -> None:
+    """Float32 GeoTIFF in EPSG:5070, NaN written as ``nodata`` (the demo tag), written atomically."""
     profile = {
         "driver": "GTiff",
         "dtype": "float32",
@@ -302,7 +304,7 @@ def write_geotiff(path: str | Path, data: np.ndarray, transform: Affine, descrip
         "width": data.shape[1],
         "crs": ALBERS,
         "transform": transform,
-        "nodata": NODATA,
+        "nodata": nodata,
         "tiled": True,
         "blockxsize": 256,
         "blockysize": 256,
@@ -311,7 +313,7 @@ def write_geotiff(path: str | Path, data: np.ndarray, transform: Affine, descrip
         "zlevel": 1,
         "interleave": "band",
     }
-    filled = np.where(np.isnan(data), np.float32(NODATA), data).astype(np.float32)
+    filled = np.where(np.isnan(data), np.float32(nodata), data).astype(np.float32)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(filled, 1)
         dst.update_tags(description=description, source="windrisk demo (synthetic)")
@@ -605,7 +607,12 @@ def write_buildings(
     rng: np.random.Generator, grid: RegionGrid, coast: Coast, n: int, path: str | Path
 ) -> None:
     """Overture-style buildings GeoParquet 1.1 (see the module docstring)."""
-    polys = building_polygons(rng, grid, coast, n)
+    write_footprints(rng, building_polygons(rng, grid, coast, n), path)
+
+
+def write_footprints(rng: np.random.Generator, polys: np.ndarray, path: str | Path) -> None:
+    """Footprints (shapely polygons, EPSG:4326) → Overture-style GeoParquet 1.1: sorted along a
+    Hilbert curve, random ids from ``rng``, float64 ``bbox`` covering, written atomically."""
     centroids = shapely.centroid(polys)
     order = np.argsort(_hilbert(shapely.get_x(centroids), shapely.get_y(centroids)), kind="stable")
     polys = polys[order]
