@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import zarr
 from _store_worker import PROVENANCE, delete_chunk, expected_arrays, region_chunk_ids, small_config
 from s3server import free_port, new_bucket, s3_endpoint, s3_store_section  # noqa: F401 - fixture
 
-from windrisk import store
+from windrisk import readcount, store
 from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
 from windrisk.variables import VARIABLES
@@ -47,6 +48,16 @@ def write(cfg: dict, rid: str, sentinel_dir: Path | None = None) -> dict:
     if sentinel_dir is not None:
         store.write_sentinel(sentinel_dir / "store" / "regions" / f"{rid}.json", payload)
     return payload
+
+
+def record_of(cfg: dict, payload: dict) -> dict:
+    """What the commit a sentinel names recorded for its region."""
+    info = store.open_repo(cfg).lookup_snapshot(payload["snapshot_id"])
+    return store.region_records(info)[payload["region_id"]]
+
+
+def chunks_dir(cfg: dict) -> Path:
+    return Path(cfg["store"]["url"]) / "chunks"
 
 
 def assert_region_equal(got: dict, want: dict) -> None:
@@ -108,6 +119,51 @@ def test_region_roundtrip_provenance_and_proof(any_cfg: dict) -> None:
     assert meta["data_sha256"] == first["data_sha256"] and meta["inputs"] == PROVENANCE["inputs"]
     assert meta["config_hash"] == PROVENANCE["config_hash"]
     assert first["data_sha256"] == store.data_sha256(expected_arrays(grid, "y1_x2"))
+    assert meta["chunk_refs"] == region_chunk_ids(any_cfg, grid, "y1_x2")  # the objects the tip references
+
+
+def test_data_sha256_canonicalises_nans_without_changing_the_hash() -> None:
+    """Hashes of stores written before hashing stopped copying still match: the same bytes are hashed."""
+    grid = RegionGrid.from_config(small_config({})["grid"])
+    arrays = expected_arrays(grid, "y1_x1")  # NaNs as np.nan sets them: canonical
+    negative = {name: np.where(np.isnan(a), -np.float32(np.nan), a) for name, a in arrays.items()}  # as 0/0 makes
+    assert (negative["crps"].view(np.uint32) == 0xFFC00000).any()
+    as_float64 = {name: a.astype(np.float64) for name, a in arrays.items()}
+    canonical = hashlib.sha256(b"".join(
+        np.where(np.isnan(arrays[name]), np.float32(np.nan), arrays[name]).tobytes() for name in VARIABLES))
+    assert store.data_sha256(arrays) == store.data_sha256(negative) == store.data_sha256(as_float64) == canonical.hexdigest()
+    assert store._region_arrays(grid, "y1_x1", arrays)["crps"] is arrays["crps"]  # canonical already: not copied
+    clean = store._region_arrays(grid, "y1_x1", negative)["crps"]
+    assert (np.isnan(clean) == np.isnan(negative["crps"])).all() and (clean.view(np.uint32) != 0xFFC00000).all()
+    assert (negative["crps"].view(np.uint32) == 0xFFC00000).any()  # the caller's array is left alone
+
+
+def test_proof_compares_chunk_refs_and_reads_no_chunk_data(local_cfg: dict) -> None:
+    """Writing (with its proof) and the retry check read manifests only: the kernel sees no chunk read."""
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    with readcount.files_read(chunks_dir(local_cfg)) as during_write:
+        payload = write(local_cfg, "y1_x2")
+    with readcount.files_read(chunks_dir(local_cfg)) as during_check:
+        assert store.committed_sentinel(local_cfg, grid, "y1_x2", PROVENANCE) == payload
+    with readcount.files_read(chunks_dir(local_cfg)) as during_read:
+        store.read_region(local_cfg, grid, "y1_x2", payload["snapshot_id"])
+    assert set(during_read) == set(region_chunk_ids(local_cfg, grid, "y1_x2").values())  # it sees Icechunk's reads
+    assert not during_write and not during_check
+    refs = record_of(local_cfg, payload)["chunk_refs"]
+    assert store._proof(local_cfg, grid, "y1_x2", payload["snapshot_id"], refs)[0] is not None
+    info, why = store._proof(local_cfg, grid, "y1_x2", payload["snapshot_id"], {**refs, "crps": None})
+    assert info is None and "chunk refs of y1_x2" in why
+
+
+def test_a_constant_region_kept_inline_proves_and_is_recognised(local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    zeros = {name: np.zeros(grid.chunks, np.float32) for name in VARIABLES}
+    payload = store.write_region(local_cfg, grid, "y2_x1", zeros, PROVENANCE)
+    refs = record_of(local_cfg, payload)["chunk_refs"]
+    assert all(ref.startswith("inline:") for ref in refs.values())  # 4 KiB of zeros compress to ~20 bytes
+    assert store.committed_sentinel(local_cfg, grid, "y2_x1", PROVENANCE) == payload
 
 
 def test_rewrite_changes_the_sentinel(local_cfg: dict) -> None:
@@ -277,6 +333,7 @@ def test_committed_sentinel_skips_only_a_provably_landed_region_of_this_provenan
     store.ensure_template(local_cfg, grid)
     first = write(local_cfg, "y1_x0")
     all_nan = write(local_cfg, "y0_x0")  # a later commit (and one that stores no chunk)
+    assert record_of(local_cfg, all_nan)["chunk_refs"] == dict.fromkeys(VARIABLES)  # proven without chunks
     assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) == first
     assert store.committed_sentinel(local_cfg, grid, "y0_x0", PROVENANCE) == all_nan
     assert store.committed_sentinel(local_cfg, grid, "y2_x0", PROVENANCE) is None  # never written
@@ -285,17 +342,48 @@ def test_committed_sentinel_skips_only_a_provably_landed_region_of_this_provenan
     delete_chunk(local_cfg, region_chunk_ids(local_cfg, grid, "y1_x0")["crps"])
     assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) is None  # chunk gone: recompute
 
+
+def test_committed_sentinel_takes_the_newest_write_and_refuses_chunks_changed_since(local_cfg: dict) -> None:
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    first, second = write(local_cfg, "y1_x0"), write(local_cfg, "y1_x0")  # same provenance, new chunks
+    assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) == second != first
+    # A commit that changes the region's chunks without recording the region (not windrisk's write
+    # path): the newest record and the mark still say done, but the tip holds other data.
+    session = store.open_repo(local_cfg).writable_session("main")
+    store._write_chunks(session, grid, "y1_x0", store._region_arrays(grid, "y1_x0", expected_arrays(grid, "y2_x0")))
+    session.commit("changed by hand")
+    assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) is None
+
+
+def test_committed_sentinel_of_a_commit_without_chunk_refs_reads_the_data(local_cfg: dict) -> None:
+    """Stores written before chunk refs were recorded keep working: their data is read and hashed."""
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    hand_over(local_cfg, "y1_x1", chunk_refs=False)
+    store.commit_waiting(local_cfg)
+    repo = store.open_repo(local_cfg)
+    tip = repo.lookup_snapshot(repo.lookup_branch("main"))
+    assert "chunk_refs" not in store.region_records(tip)["y1_x1"]
+    with readcount.files_read(chunks_dir(local_cfg)) as reads:
+        assert store.committed_sentinel(local_cfg, grid, "y1_x1", PROVENANCE) == store.sentinel_from_commit(
+            local_cfg, "y1_x1", tip)
+    assert set(reads) == set(region_chunk_ids(local_cfg, grid, "y1_x1").values())
+    delete_chunk(local_cfg, region_chunk_ids(local_cfg, grid, "y1_x1")["crps"])
+    assert store.committed_sentinel(local_cfg, grid, "y1_x1", PROVENANCE) is None
+
 # ---- group commit ----------------------------------------------------------------------------
-def hand_over(cfg: dict, rid: str) -> str:
-    """Write a region through a fork and queue it, as a region job does, without waiting."""
+def hand_over(cfg: dict, rid: str, *, chunk_refs: bool = True) -> str:
+    """Write a region through a fork and queue it, as a region job does, without waiting.
+    ``chunk_refs=False``: record it as windrisk did before it recorded chunk refs."""
     grid = grid_of(cfg)
     committer = store.group_committer(cfg)
     ticket = store.new_ticket(rid)
-    session = store.open_repo(cfg).writable_session("main")
-    fork = session.fork()
-    store._write_chunks(fork, grid, rid, store._region_arrays(grid, rid, expected_arrays(grid, rid)))
+    fork, wrote = store._forked_write(cfg, grid, rid, store._region_arrays(grid, rid, expected_arrays(grid, rid)))
+    if not chunk_refs:
+        del wrote["chunk_refs"]
     record = {"region_id": rid, "data_sha256": store.data_sha256(expected_arrays(grid, rid)), "all_nan": False,
-              **PROVENANCE, "base_snapshot_id": session.snapshot_id}
+              **PROVENANCE, **wrote}
     committer.submit(ticket, fork, record)
     return ticket
 
@@ -349,12 +437,14 @@ def test_deleted_chunks_make_a_done_region_stale_until_rewritten(tmp_path: Path,
     grid = grid_of(any_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     store.ensure_template(any_cfg, grid)
-    for rid in ("y1_x1", "y2_x3"):
-        write(any_cfg, rid, Path(paths.results))
+    kept = [write(any_cfg, rid, Path(paths.results)) for rid in ("y1_x1", "y2_x3")][1]
     write(any_cfg, "y3_x3")  # committed, no sentinel: must not be adopted once its chunk is gone
     gone = {rid: region_chunk_ids(any_cfg, grid, rid)["bp_2011"] for rid in ("y1_x1", "y3_x3")}
     for chunk_id in gone.values():
         delete_chunk(any_cfg, chunk_id)
+    # A retried job finds the chunk objects by one request each (a listing by id on S3), none lost.
+    assert store.committed_sentinel(any_cfg, grid, "y2_x3", PROVENANCE) == kept
+    assert store.committed_sentinel(any_cfg, grid, "y3_x3", PROVENANCE) is None
     rids = list(grid.all_region_ids)
     states = {s.region_id: s for s in store.region_status(any_cfg, grid, rids, paths)}
     assert states["y2_x3"].state == "done"

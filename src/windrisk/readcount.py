@@ -4,12 +4,19 @@ benchmarks/bench_fireweather.py).
 
 Every read of zarr's ``LocalStore`` (``get``, ``get_sync``, partial and ranged reads) goes through
 one module function, ``zarr.storage._local._get``; ``install`` wraps it once per process.
+Icechunk reads its objects in Rust, past that function: ``files_read`` watches a directory of a
+local Icechunk store (``chunks/``) through Linux inotify instead, which sees every reader.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import struct
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +89,45 @@ def cluster_snapshot(client: Any) -> dict[str, tuple[int, int]]:
 def stored_bytes(store: str | Path) -> int:
     """Bytes of every file in a local store directory."""
     return sum(p.stat().st_size for p in Path(store).rglob("*") if p.is_file())
+
+
+IN_ACCESS, IN_Q_OVERFLOW, IN_NONBLOCK, IN_CLOEXEC = 0x1, 0x4000, 0o4000, 0o2000000
+EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then len bytes of name
+
+
+@contextmanager
+def files_read(directory: str | Path) -> Iterator[Counter[str]]:
+    """Count the files directly in ``directory`` that are read during the block, by any code in any
+    process (Rust included), via Linux inotify: name → read events, filled in when the block ends.
+    The kernel merges back-to-back reads of one file into one event, so the names are exact and
+    the numbers a lower bound."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify is unavailable: cannot count file reads")
+    try:
+        if libc.inotify_add_watch(fd, os.fsencode(directory), IN_ACCESS) < 0:
+            raise OSError(ctypes.get_errno(), f"cannot watch {directory} for reads (does it exist?)")
+        reads: Counter[str] = Counter()
+        yield reads
+        reads.update(_read_events(fd))
+    finally:
+        os.close(fd)
+
+
+def _read_events(fd: int) -> Iterator[str]:
+    """Names of the files in the queued inotify ``IN_ACCESS`` events (the directory's own: skipped)."""
+    while True:
+        try:
+            buf = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        at = 0
+        while at < len(buf):
+            _wd, mask, _cookie, size = EVENT.unpack_from(buf, at)
+            if mask & IN_Q_OVERFLOW:
+                raise RuntimeError("inotify dropped events (queue full): the read count is incomplete")
+            name = buf[at + EVENT.size: at + EVENT.size + size].rstrip(b"\0")
+            if name:
+                yield os.fsdecode(name)
+            at += EVENT.size + size
