@@ -478,12 +478,14 @@ def values_problem(spec_key: str, location: str, values: np.ndarray) -> str | No
     """A region job's check of the values it read (NaN = nodata): None, or the problem and fix."""
     spec = SPEC_BY_KEY[spec_key]
     lo, hi = spec.valid_range or (-math.inf, math.inf)
-    finite = values[np.isfinite(values)]
-    outside = int(np.count_nonzero((finite < lo) | (finite > hi)))
+    flat = np.asarray(values).reshape(-1)
+    # In blocks: a full region's window is ~1 GiB, and masks of it would raise the job's peak.
+    outside = sum(int(np.count_nonzero((block < lo) | (block > hi)))  # NaN (nodata) compares False
+                  for block in (flat[i:i + SCAN_BLOCK_PIXELS] for i in range(0, flat.size, SCAN_BLOCK_PIXELS)))
     if not outside:
         return None
     return _problem(spec, location, f"{outside:,} values in this region's window lie outside [{lo:g}, {hi:g}] (min "
-                    f"{finite.min():g}, max {finite.max():g}) for {spec.what}", "use the product as published")
+                    f"{np.nanmin(flat):g}, max {np.nanmax(flat):g}) for {spec.what}", "use the product as published")
 
 
 def hourly_problems(spec: InputSpec, location: str, grid: RegionGrid) -> tuple[list[str], dict[str, Any]]:

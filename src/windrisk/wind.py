@@ -588,8 +588,9 @@ def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Wind
             location, grid, window, name=f"inputs.{key}", margin_native_px=NATIVE_MARGIN_PX,
             native_fn=lambda native, key=key, location=location: _filled_and_published(
                 checked_values(key, location, native)))
-    dist = checked_values("wind.distribution", wind_distribution_location, read_on_grid(
-        wind_distribution_location, grid, window, name="inputs.wind.distribution"))
+    # Checked at native resolution (4 km): the 8 bands on the window are ~1 GiB at full size.
+    dist = read_on_grid(wind_distribution_location, grid, window, name="inputs.wind.distribution",
+                        native_fn=lambda native: checked_values("wind.distribution", wind_distribution_location, native))
     if dist.ndim != 3 or dist.shape[0] != len(DIRECTIONS):
         raise ValueError(
             f"inputs.wind.distribution: {wind_distribution_location} has {1 if dist.ndim == 2 else dist.shape[0]} "
