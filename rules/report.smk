@@ -5,6 +5,10 @@
 report: "../report/workflow.rst"
 
 
+# Resources (see rules/wind.smk): no CONUS measurement; demo runs peak at 160-190 MB.
+from windrisk.sizing import by_attempt, region_mb
+
+
 rule report_region:
     input:
         PATHS.region_sentinel_pattern,
@@ -17,6 +21,11 @@ rule report_region:
         ),
     params:
         config=job_config("store"),
+    threads: 1
+    resources:
+        # Two variables of the region (2 x 27 Mpx x 4 B on CONUS), decimated and plotted.
+        mem_mb=region_mb(CFG, 2000),
+        runtime=10,
     log:
         PATHS.log("report_region"),
     benchmark:
@@ -36,6 +45,11 @@ rule report_overview:
     params:
         config=job_config("store"),
         regions=REGIONS,
+    threads: 1
+    resources:
+        # Every region read and decimated: 48 regions in 30 s on moto S3 (commit 92070b2).
+        mem_mb=by_attempt(4000),
+        runtime=60,
     log:
         PATHS.log("report_overview", "report_overview"),
     benchmark:
@@ -52,6 +66,11 @@ rule report_scores:
     output:
         report(REPORT["scores"], category="1. Overview", caption="../report/scores.rst",
                labels={"figure": "building scores"}),
+    threads: 1
+    resources:
+        # Two uint8 score columns of every building (CONUS: ~156 M rows).
+        mem_mb=by_attempt(2000),
+        runtime=30,
     log:
         PATHS.log("report_scores", "report_scores"),
     benchmark:
@@ -68,6 +87,10 @@ rule report_accounting:
     output:
         report(REPORT["accounting"], category="1. Overview", caption="../report/accounting.rst",
                labels={"table": "buildings accounted for"}),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         PATHS.log("report_accounting", "report_accounting"),
     conda:
@@ -91,6 +114,11 @@ rule report_benchmarks:
                    caption="../report/benchmarks.rst", labels={"table": "per rule (CSV)"}),
     params:
         benchmarks=str(Path(PATHS.benchmark("x", "x")).parent.parent),
+    threads: 1
+    resources:
+        # One small TSV per job (CONUS: ~1,250).
+        mem_mb=1000,
+        runtime=10,
     log:
         PATHS.log("report_benchmarks", "report_benchmarks"),
     conda:

@@ -69,10 +69,15 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             f"({settings['task_memory']}). Fix: raise memory_per_worker or lower task_memory")
 
 
+def local_workers(settings: Mapping[str, Any], threads: int) -> int:
+    """Workers of a local cluster: ``dask.workers``, or as many as the rule's threads hold."""
+    return settings["workers"] or max(1, threads // settings["threads_per_worker"])
+
+
 def _local(settings: Mapping[str, Any], threads: int) -> Any:
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=settings["workers"] or max(1, threads // settings["threads_per_worker"]),
+    return LocalCluster(n_workers=local_workers(settings, threads),
                         threads_per_worker=settings["threads_per_worker"],
                         memory_limit=settings["memory_per_worker"], processes=True,
                         dashboard_address=":0")  # a free port: two runs on one machine do not clash
