@@ -119,8 +119,8 @@ def _coiled(settings: Mapping[str, Any]) -> Any:
         import coiled
     except ImportError:
         raise ClusterError("dask.cluster is 'coiled' but the coiled package is not installed. Fix: "
-                           "pip install coiled and run `coiled login`, or choose local, slurm or a "
-                           "scheduler address") from None
+                           "pip install coiled (windrisk's `coiled` extra) and run `coiled login`, or "
+                           "choose local, slurm or a scheduler address") from None
     try:
         return coiled.Cluster(**coiled_kwargs(settings))
     except TypeError as exc:
