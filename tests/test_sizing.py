@@ -3,8 +3,10 @@ on real dry runs in tests/test_profiles.py)."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import CONUS_CONFIG, DEMO_CONFIG
 
+from windrisk.cluster import parse_size
 from windrisk.config import load_config
 from windrisk.sizing import (
     FLOOR_MB,
@@ -40,3 +42,16 @@ def test_a_local_dask_cluster_counts_its_workers_in_the_jobs_memory() -> None:
     assert dask_local_mb(local, 2000)(None, 4, 1) == 2000 + 4 * 4295
     assert dask_local_mb({**local, "workers": 1}, 2000)(None, 4, 2) == 2 * (2000 + 4295)
     assert dask_local_mb({**local, "cluster": "slurm", "workers": 8}, 2000)(None, 1, 1) == 2000
+
+
+@pytest.mark.parametrize("text", ["4GiB", "1GiB", "500 MB", "1.5GB", "2TiB", "64KiB", "3 KB"])
+def test_sizes_read_as_dask_reads_them(text: str) -> None:
+    # Parsed without importing Dask at parse time; the workers get the same string from Dask.
+    from dask.utils import parse_bytes
+
+    assert parse_size(text) == parse_bytes(text)
+
+
+def test_a_size_outside_the_schema_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a size such as 4GiB"):
+        parse_size("4 gigs")

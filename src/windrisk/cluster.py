@@ -41,13 +41,26 @@ class ClusterError(ValueError):
     """The ``dask`` config cannot give a cluster; the message names the key and the fix."""
 
 
+# A size as the config schema allows it: '4GiB' (powers of 1024), '500 MB' (powers of 1000), as
+# Dask reads it. Parsed here, not by dask.utils: importing Dask at parse time (windrisk.sizing)
+# costs a dry run ~1 s.
+SIZE: Final = re.compile(r"^([0-9.]+) ?([KMGT])(i?)B$")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as '4GiB' or '500 MB'; ValueError for anything else."""
+    match = SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a size such as 4GiB or 500 MB")
+    number, prefix, binary = match.groups()
+    return int(float(number) * (1024 if binary else 1000) ** ("KMGT".index(prefix) + 1))
+
+
 def parse_memory(settings: Mapping[str, Any], key: str) -> int:
     """``dask.<key>`` (e.g. '4GiB') → bytes; ClusterError naming the key when unreadable."""
-    from dask.utils import parse_bytes
-
     try:
-        return int(parse_bytes(settings[key]))
-    except (ValueError, TypeError) as exc:
+        return parse_size(settings[key])
+    except ValueError as exc:
         raise ClusterError(f"dask.{key} is {settings[key]!r} ({exc}). Fix: give a size such as 4GiB") from None
 
 
