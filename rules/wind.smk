@@ -69,7 +69,7 @@ rule wind_region:
         config=job_config("store", "method"),
         code_version=CODE_VERSION,
     # A full region: ~1-2 min on 2 cores (numba), peak RSS <= 3 GiB (bench_wind.py: 2.17 GiB for
-    # one climate run of 6,980 x 5,480 px); smaller regions scaled down (demo: 1 thread, 230 MB).
+    # one climate run of 6,980 x 5,480 px); smaller regions scaled down (demo: 1 thread, ~300 MB).
     threads: region_threads(CFG, 2)
     resources:
         mem_mb=region_mb(CFG, 4000),

@@ -20,7 +20,7 @@ from typing import Any, Final
 # A CONUS region with its buffer: 6,000 x 4,500 px chunks + 2 x 490 px (config/conus.yaml), the
 # size bench_wind.py measures (6,980 x 5,480 px).
 FULL_REGION_PX: Final = (6_000 + 2 * 490) * (4_500 + 2 * 490)
-# Below this a job is mostly interpreter and imports (demo region jobs: ~230 MB peak, benchmarks
+# Below this a job is mostly interpreter and imports (demo region jobs: ~300 MB peak, benchmarks
 # of the demo run), so no request goes lower.
 FLOOR_MB: Final = 1_000
 ROUND_MB: Final = 500
