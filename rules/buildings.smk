@@ -1,4 +1,7 @@
 # Steps 2 and 3: building-centroid risk per region, then one CONUS GeoParquet.
+# Resources: see rules/wind.smk.
+
+from windrisk.sizing import by_attempt, region_mb
 
 
 rule buildings_region:
@@ -10,6 +13,12 @@ rule buildings_region:
     params:
         config=job_config("store", "buildings"),
         code_version=code_version("buildings_region"),
+    threads: 1
+    resources:
+        # Reads the region's 8 variables from the store (8 x 27 Mpx x 4 B on CONUS) beside its
+        # buildings: 4000 MB for a full region (no CONUS measurement; demo: 230 MB, 14 s).
+        mem_mb=region_mb(CFG, 4000),
+        runtime=30,
     log:
         PATHS.log("buildings_region"),
     benchmark:
@@ -30,6 +39,12 @@ rule aggregate_conus:
     params:
         config=job_config("buildings"),
         code_version=code_version("aggregate_conus"),
+    threads: 1
+    resources:
+        # Streamed one row group at a time: 211-259 MB peak and 3.1-4.4 M rows/s at 10 M rows
+        # (bench_aggregate.py), so CONUS's ~156 M rows take about a minute of writing.
+        mem_mb=by_attempt(2000),
+        runtime=60,
     log:
         PATHS.log("aggregate_conus", "aggregate_conus"),
     benchmark:

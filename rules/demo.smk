@@ -20,6 +20,11 @@ if "demo" in CFG:
         # are inputs, followed by content; delete demo.dir to make them with new code.
         params:
             config=job_config("demo"),
+        threads: 1
+        resources:
+            # 379 MB peak, 55 s on the demo run (demo sizes of config/config.yaml).
+            mem_mb=2000,
+            runtime=30,
         log:
             PATHS.log("demo_inputs", "demo_inputs"),
         benchmark:

@@ -16,6 +16,12 @@ rule check_inputs:
         data_regions=data_region_ids(CFG, GRID, base_dir=Path(workflow.basedir)),
     # A bad input stays bad: a retry would only repeat the same message.
     retries: 0
+    threads: 1
+    resources:
+        # The buildings check hashes every row's id in memory (CONUS: ~156 M rows) and local
+        # rasters are scanned whole; no CONUS measurement (demo: 185 MB, 28 s).
+        mem_mb=8000,
+        runtime=120,
     log:
         PATHS.log("check_inputs", "{group}-{digest}"),
     benchmark:

@@ -5,6 +5,10 @@
 report: "../report/workflow.rst"
 
 
+# Resources (see rules/wind.smk): no CONUS measurement; demo runs peak at 160-190 MB.
+from windrisk.sizing import by_attempt, region_mb
+
+
 rule report_region:
     input:
         PATHS.region_sentinel_pattern,
@@ -18,6 +22,11 @@ rule report_region:
     params:
         config=job_config("store"),
         code_version=code_version("quicklook_region"),
+    threads: 1
+    resources:
+        # Two variables of the region (2 x 27 Mpx x 4 B on CONUS), decimated and plotted.
+        mem_mb=region_mb(CFG, 2000),
+        runtime=10,
     log:
         PATHS.log("report_region"),
     benchmark:
@@ -38,6 +47,11 @@ rule report_overview:
         config=job_config("store"),
         regions=REGIONS,
         code_version=code_version("report_overview"),
+    threads: 1
+    resources:
+        # Every region read and decimated: 48 regions in 30 s on moto S3 (commit 92070b2).
+        mem_mb=by_attempt(4000),
+        runtime=60,
     log:
         PATHS.log("report_overview", "report_overview"),
     benchmark:
@@ -56,6 +70,11 @@ rule report_scores:
                labels={"figure": "building scores"}),
     params:
         code_version=code_version("report_scores"),
+    threads: 1
+    resources:
+        # Two uint8 score columns of every building (CONUS: ~156 M rows).
+        mem_mb=by_attempt(2000),
+        runtime=30,
     log:
         PATHS.log("report_scores", "report_scores"),
     benchmark:
@@ -74,6 +93,10 @@ rule report_accounting:
                labels={"table": "buildings accounted for"}),
     params:
         code_version=code_version("report_accounting"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         PATHS.log("report_accounting", "report_accounting"),
     conda:
@@ -98,6 +121,11 @@ rule report_benchmarks:
     params:
         benchmarks=str(Path(PATHS.benchmark("x", "x")).parent.parent),
         code_version=code_version("report_benchmarks"),
+    threads: 1
+    resources:
+        # One small TSV per job (CONUS: ~1,250).
+        mem_mb=1000,
+        runtime=10,
     log:
         PATHS.log("report_benchmarks", "report_benchmarks"),
     conda:

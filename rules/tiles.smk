@@ -1,4 +1,7 @@
 # Step 4: the PMTiles layer of every building, and an offline map page beside it.
+# Resources: see rules/wind.smk.
+
+from windrisk.sizing import by_attempt
 
 
 rule pmtiles:
@@ -9,7 +12,13 @@ rule pmtiles:
     params:
         tiles=canonical(CFG["tiles"]),
         code_version=code_version("pmtiles"),
-    threads: workflow.cores
+    # bench_tiles.py, 1 M points: 6.6 s wall for 9.5 CPU-s (~1.4 cores busy), 607 MB peak; the
+    # tiler holds at most 2 M rows at once (tiles.MAX_PARTITION_ROWS), so CONUS's ~156 M points
+    # take ~17 min in about the same memory.
+    threads: 2
+    resources:
+        mem_mb=by_attempt(4000),
+        runtime=60,
     log:
         PATHS.log("pmtiles", "pmtiles"),
     benchmark:
@@ -36,6 +45,11 @@ rule map_page:
         # A new page template or vendored library rebuilds the page (params trigger).
         assets=assets_digest(),
         code_version=code_version("map_page"),
+    threads: 1
+    resources:
+        # Copies the page and its vendored scripts: 26 MB, 1 s on the demo run.
+        mem_mb=1000,
+        runtime=10,
     log:
         PATHS.log("map_page", "map_page"),
     benchmark:

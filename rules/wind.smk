@@ -1,6 +1,10 @@
 # Step 1: the wind calc per region, written into the one shared Icechunk store.
 # The store is never a Snakemake output (Snakemake deletes outputs before a job runs);
 # small JSON sentinels whose content changes with every write stand for it.
+# Resources: numbers from benchmarks/README.md and the demo run's benchmark files; the scaling
+# with the config is windrisk.sizing's.
+
+from windrisk.sizing import by_attempt, dask_local_mb, region_mb, region_threads
 
 if "hourly" in CFG["inputs"]["wind"]:
 
@@ -13,8 +17,16 @@ if "hourly" in CFG["inputs"]["wind"]:
             # The location comes from the workflow config in the script (not a rerun trigger).
             speed_unit=CFG["inputs"]["wind"]["wind_speed_unit"],
             code_version=code_version("wind_distribution"),
-        # With dask.cluster: local and dask.workers: 0, one Dask worker per thread.
-        threads: workflow.cores
+        # With dask.cluster: local and dask.workers: 0, one Dask worker per thread; any other
+        # cluster runs the work elsewhere and this job only drives it.
+        threads: workflow.cores if CFG["dask"]["cluster"] == "local" else 1
+        resources:
+            # Client and scheduler: 0.23 GiB measured at 1,440 h (bench_fireweather.py), with room
+            # for CONUS404's ~1.9 M-task graph; plus local workers at dask.memory_per_worker each.
+            mem_mb=dask_local_mb(CFG["dask"], client_mb=2000),
+            # CONUS404: ~275 core-hours, ~17 h on 16 workers (benchmarks/README.md projection);
+            # the demo's 720 h take ~1 min.
+            runtime=24 * 60,
         log:
             PATHS.log("wind_distribution", "wind_distribution"),
         benchmark:
@@ -33,6 +45,11 @@ rule store_template:
     # would hide the regions' own code change. The template, once made, is kept anyway.
     params:
         config=job_config("store"),
+    threads: 1
+    resources:
+        # Metadata only, the same at any grid size: 177 MB peak, 22 s on the demo run.
+        mem_mb=by_attempt(1000),
+        runtime=15,
     log:
         PATHS.log("store_template", "store_template"),
     benchmark:
@@ -54,6 +71,14 @@ rule wind_region:
     params:
         config=job_config("store", "method"),
         code_version=code_version("wind_region"),
+    # A full region: ~1-2 min on 2 cores (numba), peak RSS <= 3 GiB (bench_wind.py: 2.17 GiB for
+    # one climate run of 6,980 x 5,480 px); smaller regions scaled down (demo: 1 thread, ~300 MB).
+    threads: region_threads(CFG, 2)
+    resources:
+        mem_mb=region_mb(CFG, 4000),
+        # The computation plus the wait for the group commit (bench_store.py: p99 write-to-proof
+        # 30 s locally, up to ~8 min with 200 writers on a slow S3 endpoint).
+        runtime=30,
     log:
         PATHS.log("wind_region"),
     benchmark:

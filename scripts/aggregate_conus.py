@@ -1,15 +1,13 @@
 """Snakemake wrapper: every region's building file → one CONUS GeoParquet (rule aggregate_conus),
 and the accounting of every input row (written, dropped by reason, outside the grid)."""
 
-import logging
-
 from windrisk.aggregate import accounting, aggregate
 from windrisk.inputs import read_check
-from windrisk.io import log_to, write_json_atomic
+from windrisk.io import job_logging, write_json_atomic
 
-log_to(snakemake.log[0])  # noqa: F821
 sm = snakemake  # noqa: F821
-summary = accounting(sm.input.regions, read_check(sm.input.checked)["inputs"]["buildings"]["summary"])
-n = aggregate(list(sm.input.regions), sm.output.buildings, int(sm.params.config["buildings"]["row_group_size"]))
-write_json_atomic(sm.output.accounting, summary)
-logging.getLogger("windrisk.aggregate_conus").info("%d buildings from %d region files; %s", n, len(sm.input.regions), summary)
+with job_logging(sm) as log:
+    summary = accounting(sm.input.regions, read_check(sm.input.checked)["inputs"]["buildings"]["summary"])
+    n = aggregate(list(sm.input.regions), sm.output.buildings, int(sm.params.config["buildings"]["row_group_size"]))
+    write_json_atomic(sm.output.accounting, summary)
+    log.info("%d buildings from %d region files; %s", n, len(sm.input.regions), summary)

@@ -2,9 +2,9 @@
 
 from windrisk.config import resolve_config
 from windrisk.inputs import run_check
-from windrisk.io import log_to
+from windrisk.io import job_logging
 
-log_to(snakemake.log[0])  # noqa: F821
 sm = snakemake  # noqa: F821
-run_check(resolve_config(sm.config), sm.wildcards.group, sm.wildcards.digest, sm.params.identities,
-          sm.params.data_regions, target=sm.output[0])
+with job_logging(sm):
+    run_check(resolve_config(sm.config), sm.wildcards.group, sm.wildcards.digest, sm.params.identities,
+              sm.params.data_regions, target=sm.output[0])

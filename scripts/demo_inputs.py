@@ -1,7 +1,8 @@
 """Snakemake wrapper: write the synthetic demo inputs (rule demo_inputs)."""
 
 from windrisk.demo import generate_demo_inputs
-from windrisk.io import log_to
+from windrisk.io import job_logging
 
-log_to(snakemake.log[0])  # noqa: F821
-generate_demo_inputs(snakemake.params.config, dict(snakemake.output.items()))  # noqa: F821
+sm = snakemake  # noqa: F821
+with job_logging(sm):
+    generate_demo_inputs(sm.params.config, dict(sm.output.items()))

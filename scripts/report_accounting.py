@@ -3,9 +3,10 @@
 import json
 from pathlib import Path
 
-from windrisk.io import log_to
+from windrisk.io import job_logging
 from windrisk.report import accounting_rows, write_html_table
 
-log_to(snakemake.log[0])  # noqa: F821
-rows = accounting_rows(json.loads(Path(snakemake.input[0]).read_text()))  # noqa: F821
-write_html_table(["what", "buildings"], rows, "Buildings accounted for", "", snakemake.output[0])  # noqa: F821
+sm = snakemake  # noqa: F821
+with job_logging(sm):
+    rows = accounting_rows(json.loads(Path(sm.input[0]).read_text()))
+    write_html_table(["what", "buildings"], rows, "Buildings accounted for", "", sm.output[0])

@@ -3,11 +3,13 @@
 from typing import TYPE_CHECKING
 
 from windrisk.grid import RegionGrid
+from windrisk.io import job_logging
 from windrisk.report import overview
 
 if TYPE_CHECKING:  # Snakemake defines `snakemake` in the script's preamble
     from snakemake.iocontainers import snakemake  # noqa: TC004
 
-config = snakemake.params.config
-sentinels = dict(zip(snakemake.params.regions, snakemake.input, strict=True))
-overview(config, RegionGrid.from_config(config["grid"]), sentinels, snakemake.output[0])
+with job_logging(snakemake):
+    config = snakemake.params.config
+    sentinels = dict(zip(snakemake.params.regions, snakemake.input, strict=True))
+    overview(config, RegionGrid.from_config(config["grid"]), sentinels, snakemake.output[0])

@@ -3,14 +3,13 @@ computed on the Dask cluster of the config's `dask` section."""
 
 from windrisk.config import resolve_config
 from windrisk.fireweather_dask import wind_distribution
-from windrisk.io import log_to
+from windrisk.io import job_logging
 
 if __name__ == "__main__":  # Dask's spawned worker processes re-import this file
-    log_to(snakemake.log[0])  # noqa: F821
-    # From config, not params: where the work runs, or where the unchanged input now lives, must
-    # not make Snakemake re-run the rule (the input's identity is in the check file's name).
-    config = resolve_config(snakemake.config)  # noqa: F821
-    hourly = config["inputs"]["wind"]["hourly"]
-    wind_distribution(hourly, snakemake.output[0], dask_settings=config["dask"],  # noqa: F821
-                      speed_unit=snakemake.params.speed_unit,  # noqa: F821
-                      threads=snakemake.threads)  # noqa: F821
+    sm = snakemake  # noqa: F821
+    with job_logging(sm):
+        # From config, not params: where the work runs, or where the unchanged input now lives, must
+        # not make Snakemake re-run the rule (the input's identity is in the check file's name).
+        config = resolve_config(sm.config)
+        wind_distribution(config["inputs"]["wind"]["hourly"], sm.output[0], dask_settings=config["dask"],
+                          speed_unit=sm.params.speed_unit, threads=sm.threads)

@@ -1,12 +1,16 @@
 """Snakemake wrapper: compute one region's wind-informed risk, commit it, write its sentinel."""
 
+import numba
+
 from windrisk.config import resolve_config
 from windrisk.inputs import for_job
-from windrisk.io import log_to
+from windrisk.io import job_logging
 from windrisk.wind import distribution_location, region_job
 
-log_to(snakemake.log[0])  # noqa: F821
 sm = snakemake  # noqa: F821
-cfg = for_job(resolve_config(sm.config), sm.params.config)
-wind = distribution_location(cfg, sm.input.get("wind"))
-region_job(cfg, sm.wildcards.region_id, wind, sm.input.checked, sm.params.code_version, sm.output[0])
+with job_logging(sm):
+    # Numba starts a thread per CPU it sees, which on a shared node is more than the job was given.
+    numba.set_num_threads(min(sm.threads, numba.config.NUMBA_NUM_THREADS))
+    cfg = for_job(resolve_config(sm.config), sm.params.config)
+    wind = distribution_location(cfg, sm.input.get("wind"))
+    region_job(cfg, sm.wildcards.region_id, wind, sm.input.checked, sm.params.code_version, sm.output[0])

@@ -121,6 +121,35 @@ def test_broken_inputs_fail_in_the_check_and_keep_every_result(work: Path) -> No
     assert stats == {}, stats
 
 
+def test_a_region_job_failing_on_a_remote_input_logs_region_input_traceback_and_fix(
+    work: Path, s3_endpoint: str,
+) -> None:
+    """A remote raster is checked by its header only, so values out of range fail the region job
+    that reads them: its log (not only the console) names the job, the input and the fix."""
+    import boto3
+    from s3server import new_bucket
+
+    with rasterio.open(work / "ext" / "riley2025" / "BP_2047ClimateRun.tif") as src:
+        data, profile = src.read(), src.profile
+    permille = work / "permille.tif"
+    with np.errstate(over="ignore"):  # nodata overflows; only the burnable pixels matter
+        rewrite(permille, np.where(data > 0, data * 1000, data), profile)
+    bucket = new_bucket(s3_endpoint)
+    boto3.client("s3", endpoint_url=s3_endpoint).upload_file(str(permille), bucket, "BP_2047.tif")
+    location = f"s3://{bucket}/BP_2047.tif"
+    write_config(work, config_in(work), external_inputs(**{"burn_probability.2047": location}), "remote.yaml")
+    region = "y1_x1"
+    proc = run_snakemake(work, "--cores", "2", PATHS.region(PATHS.region_sentinel_pattern, region),
+                         configfile=work / "remote.yaml", env={"AWS_ENDPOINT_URL": s3_endpoint}, check=False)
+    assert proc.returncode != 0, proc.stderr[-4000:]
+    log = (work / PATHS.log("wind_region").format(region_id=region)).read_text()
+    assert f"rule wind_region (region_id={region}): started" in log, log
+    assert f"rule wind_region (region_id={region}) failed:" in log and "Traceback (most recent call last):" in log
+    error = next(line for line in log.splitlines() if line.startswith("windrisk.inputs.InputError: "))
+    assert f"inputs.burn_probability.2047 ({location}):" in error and "outside [0, 1]" in error, error
+    assert "Fix: use the product as published" in error
+
+
 def rewrite(path: Path, data: np.ndarray, profile: dict) -> None:
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)

@@ -41,13 +41,26 @@ class ClusterError(ValueError):
     """The ``dask`` config cannot give a cluster; the message names the key and the fix."""
 
 
+# A size as the config schema allows it: '4GiB' (powers of 1024), '500 MB' (powers of 1000), as
+# Dask reads it. Parsed here, not by dask.utils: importing Dask at parse time (windrisk.sizing)
+# costs a dry run ~1 s.
+SIZE: Final = re.compile(r"^([0-9.]+) ?([KMGT])(i?)B$")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as '4GiB' or '500 MB'; ValueError for anything else."""
+    match = SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a size such as 4GiB or 500 MB")
+    number, prefix, binary = match.groups()
+    return int(float(number) * (1024 if binary else 1000) ** ("KMGT".index(prefix) + 1))
+
+
 def parse_memory(settings: Mapping[str, Any], key: str) -> int:
     """``dask.<key>`` (e.g. '4GiB') → bytes; ClusterError naming the key when unreadable."""
-    from dask.utils import parse_bytes
-
     try:
-        return int(parse_bytes(settings[key]))
-    except (ValueError, TypeError) as exc:
+        return parse_size(settings[key])
+    except ValueError as exc:
         raise ClusterError(f"dask.{key} is {settings[key]!r} ({exc}). Fix: give a size such as 4GiB") from None
 
 
@@ -69,10 +82,15 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             f"({settings['task_memory']}). Fix: raise memory_per_worker or lower task_memory")
 
 
+def local_workers(settings: Mapping[str, Any], threads: int) -> int:
+    """Workers of a local cluster: ``dask.workers``, or as many as the rule's threads hold."""
+    return settings["workers"] or max(1, threads // settings["threads_per_worker"])
+
+
 def _local(settings: Mapping[str, Any], threads: int) -> Any:
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=settings["workers"] or max(1, threads // settings["threads_per_worker"]),
+    return LocalCluster(n_workers=local_workers(settings, threads),
                         threads_per_worker=settings["threads_per_worker"],
                         memory_limit=settings["memory_per_worker"], processes=True,
                         dashboard_address=":0")  # a free port: two runs on one machine do not clash
@@ -114,8 +132,8 @@ def _coiled(settings: Mapping[str, Any]) -> Any:
         import coiled
     except ImportError:
         raise ClusterError("dask.cluster is 'coiled' but the coiled package is not installed. Fix: "
-                           "pip install coiled and run `coiled login`, or choose local, slurm or a "
-                           "scheduler address") from None
+                           "pip install coiled (windrisk's `coiled` extra) and run `coiled login`, or "
+                           "choose local, slurm or a scheduler address") from None
     try:
         return coiled.Cluster(**coiled_kwargs(settings))
     except TypeError as exc:

@@ -303,7 +303,8 @@ def _coiled(module: str) -> ModuleType:
     except ImportError as exc:
         raise CoiledBatchError(
             f"cannot import {module} ({exc}); install it into the environment Snakemake runs in "
-            "(pip install coiled) and log in (coiled login, or set DASK_COILED__TOKEN)"
+            "(pip install 'windrisk[coiled]', or pip install coiled) and log in (coiled login, or set "
+            "DASK_COILED__TOKEN)"
         ) from None
 
 

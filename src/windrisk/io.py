@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 
 @contextmanager
@@ -43,13 +44,49 @@ def write_json_atomic(target: str | Path, payload: Any) -> None:
         tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n")
 
 
-def log_to(path: str | Path) -> None:
-    """Send this process's log records (INFO and up) to a rule's log file."""
-    import logging
+LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Resources worth naming in a job's first log line (Snakemake adds internal ones such as _cores).
+NAMED_RESOURCES: Final = ("mem_mb", "runtime")
 
-    logging.basicConfig(
-        filename=str(path), level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+
+def job_label(smk: Any) -> str:
+    """``rule wind_region (region_id=y1_x1)``: the rule and wildcards of a Snakemake script job."""
+    wildcards = ", ".join(f"{name}={value}" for name, value in smk.wildcards.items())
+    return f"rule {smk.rule}" + (f" ({wildcards})" if wildcards else "")
+
+
+@contextmanager
+def job_logging(smk: Any) -> Iterator[logging.Logger]:
+    """Log a Snakemake ``script:`` job to its rule's log file (stderr when the rule has none).
+
+    Every logger's INFO and up goes there, the first record names the job (rule, wildcards,
+    threads, resources), and an exception that ends the job is recorded with its full traceback
+    (the package's errors name the input and the fix) and re-raised, so the job still fails.
+    Yields the logger named after the rule; the handler is removed on exit.
+    """
+    handler: logging.Handler = logging.FileHandler(smk.log[0]) if smk.log else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    log = logging.getLogger(f"windrisk.{smk.rule}")
+    label = job_label(smk)
+    resources = dict(smk.resources.items())
+    asked = ", ".join(f"{key} {resources[key]}" for key in NAMED_RESOURCES if key in resources)
+    log.info("%s: started, %d thread(s)%s", label, smk.threads, f", {asked}" if asked else "")
+    try:
+        yield log
+    except BaseException as exc:
+        if not (isinstance(exc, SystemExit) and exc.code in (0, None)):
+            log.exception("%s failed:", label)  # the traceback ends with the error's message
+        raise
+    else:
+        log.info("%s: done", label)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
 
 
 def s3_client(settings: Mapping[str, Any] | None = None, timeout_s: float = 60) -> Any:

@@ -1,7 +1,7 @@
 """Wall time of a job's named steps: logged as each ends, summed per process for benchmarks.
 
 Steps do not nest: each second of a region job is counted in at most one step, so the sums add
-up to (nearly) the job's wall time and ``benchmarks/bench_region.py`` can print a breakdown.
+up to (nearly) the job's wall time and a benchmark can print a breakdown.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Wind-informed burn probability: the per-region science of ``docs/science.md``.
+"""Wind-informed burn probability: the per-region science of ``docs/method.md``.
 
 Pipeline for one climate run on a buffered window: BP (gap-filled at 270 m, nearest onto the
 grid) → per wind direction, 3 iterations of a normalised correlation with a binary elliptical
