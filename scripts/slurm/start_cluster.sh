@@ -47,7 +47,7 @@ start_munge() {
 
 write_conf() {
   local cpus mem_mb conf
-  cpus=$(nproc)
+  cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc obeys OMP_*, which a parent may set to 1
   # Leave 10 % for the OS and the Snakemake controller.
   mem_mb=$(free -m | awk '/^Mem:/ {print int($2 * 0.9)}')
   install -d "$SLURM_ETC" "$STATE/ctld" "$STATE/d" "$LOG"
