@@ -90,6 +90,11 @@ def _same_crs(a: str, b: str) -> bool:
     return CRS.from_user_input(a) == CRS.from_user_input(b)
 
 
+def _grid_to_native(grid: RegionGrid, src_crs: str) -> Transformer | None:
+    """The transformer from grid coordinates to the raster's CRS (None: the same CRS)."""
+    return None if _same_crs(grid.crs, src_crs) else _transformer(grid.crs, src_crs)
+
+
 def _gdal_s3_options() -> dict[str, str]:
     """GDAL settings for an S3-compatible endpoint given as AWS_ENDPOINT_URL (MinIO, moto)."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
@@ -230,7 +235,7 @@ def sample_nearest_exact(
     out = np.full((native.shape[0], *window.shape), np.nan, dtype=np.float32)
     xs = grid.x_coords(window.cols)
     ys = grid.y_coords(window.rows)
-    transformer = None if _same_crs(grid.crs, src_crs) else _transformer(grid.crs, src_crs)
+    transformer = _grid_to_native(grid, src_crs)
     block_rows = max(1, BLOCK_PIXELS // max(len(xs), 1))
     for start in range(0, len(ys), block_rows):
         stop = min(start + block_rows, len(ys))
@@ -264,7 +269,7 @@ def _lattice(grid: RegionGrid, window: Window, src_crs: str, step: int) -> Latti
     xs = grid.x_coords(slice(col0, col0 + step * (n_c - 1) + 1))[::step]
     ys = grid.y_coords(slice(row0, row0 + step * (n_r - 1) + 1))[::step]
     gx, gy = np.meshgrid(xs, ys)
-    transformer = None if _same_crs(grid.crs, src_crs) else _transformer(grid.crs, src_crs)
+    transformer = _grid_to_native(grid, src_crs)
     nx, ny = (gx, gy) if transformer is None else transformer.transform(gx, gy)
     return Lattice(row0, col0, step, np.asarray(nx, dtype=np.float64), np.asarray(ny, dtype=np.float64))
 
@@ -345,7 +350,7 @@ def _sample_nearest(
     )
     rows, cols = np.nonzero(unsure)
     if rows.size:
-        transformer = None if _same_crs(grid.crs, src_crs) else _transformer(grid.crs, src_crs)
+        transformer = _grid_to_native(grid, src_crs)
         xs, ys = grid.x_coords(window.cols)[cols], grid.y_coords(window.rows)[rows]
         out[:, rows, cols] = _gather(native, offset, *_native_index(transformer, inverse, xs, ys))
     return out
