@@ -311,9 +311,15 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
 def test_config_section_is_validated_and_defaulted(tmp_path: Path) -> None:
     from conftest import DEMO_CONFIG
 
-    assert load_config(DEMO_CONFIG)["dask"] == DEFAULTS["dask"]
+    demo_text = DEMO_CONFIG.read_text()
+    without_dask = tmp_path / "no-dask.yaml"
+    without_dask.write_text(demo_text.split("\ndask:\n")[0] + "\n")
+    assert load_config(without_dask)["dask"] == DEFAULTS["dask"]
+    demo_dask = load_config(DEMO_CONFIG)["dask"]
+    assert demo_dask["memory_per_worker"] == "1GiB"  # the demo's override is kept ...
+    assert demo_dask["cluster"] == DEFAULTS["dask"]["cluster"]  # ... and the rest is defaulted
     bad = tmp_path / "c.yaml"
-    bad.write_text(DEMO_CONFIG.read_text() + "dask:\n  cluster: my-laptop\n")
+    bad.write_text(demo_text.split("\ndask:\n")[0] + "\ndask:\n  cluster: my-laptop\n")
     with pytest.raises(ConfigError, match=r"'dask\.cluster': 'my-laptop' does not match"):
         load_config(bad)
 
