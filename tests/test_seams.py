@@ -125,7 +125,7 @@ def test_fast_path_matches_oracle_on_demo_data(demo: tuple[dict, str]) -> None:
     reached = reached_by_spreading(bp, inputs.distribution, size, grid.rows_ascend_north)
     assert reached.sum() >= 0.1 * np.isfinite(bp).sum()  # the spreading changes many values
     fast = wind.wind_informed_bp(bp, inputs.distribution, size, grid.rows_ascend_north)
-    ref = oracle_wind_informed_bp(bp, inputs.distribution, size, grid.rows_ascend_north)
+    ref = oracle_wind_informed_bp(bp, inputs.distribution.values(), size, grid.rows_ascend_north)
     np.testing.assert_array_equal(np.isnan(fast), np.isnan(ref))
     assert np.nanmax(np.abs(fast - ref)) <= TOL
 
@@ -172,7 +172,7 @@ def test_compat_region_equals_the_published_arithmetic_on_demo_data(demo: tuple[
     window = grid.buffered_window(rid, 160)
     inputs = wind.load_window_inputs(cfg, grid, window, distribution)
     inner = grid.region_window(rid).relative_to(window)
-    want = published_wind_informed_bp(inputs.bp["2011"], inputs.distribution, grid, window)[inner]
+    want = published_wind_informed_bp(inputs.bp["2011"], inputs.distribution.values(), grid, window)[inner]
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     assert np.nanmax(np.abs(got - want)) <= TOL
     bp = inputs.bp["2011"][inner]

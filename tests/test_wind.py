@@ -17,6 +17,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 
 from windrisk import wind
+from windrisk.rasters import Resampled
 
 TOL = 1e-6  # absolute, on burn probabilities of order 1e-4..1e-1
 SIZE = (34.19, 27.3)  # (dy, dx) m: the demo grid near 38 N
@@ -151,6 +152,27 @@ def test_composite_weights_directions_and_marks_no_fire_weather_nan() -> None:
     assert np.isnan(comp[0, 59]) and np.isnan(comp[1, 59])
     with pytest.raises(ValueError, match="bands N, NE"):
         wind.composite(bp, dist[:7], kernels)
+
+
+def test_composite_of_a_native_distribution_equals_the_one_on_the_grid() -> None:
+    """The region job keeps the distribution at its native 4 km with each pixel's native index;
+    the composite must be the same floats as with the 8 planes on the grid."""
+    rng = np.random.default_rng(3)
+    bp = np.where(rng.random((70, 90)) < 0.2, rng.random((70, 90)) * 0.05, 0).astype(np.float32)
+    bp[5:9, 40:60] = np.nan
+    native = rng.random((8, 4, 5)).astype(np.float32)
+    native[:, 1, 2] = 0  # no fire-weather hours
+    native[3, 2, 4] = np.nan
+    # Coarse pixels of 20 x 20 grid px, and the last grid column outside the native window.
+    rows, cols = np.meshgrid(np.arange(70) // 20, np.arange(90) // 20, indexing="ij")
+    index = (rows * 5 + cols).astype(np.int32)
+    index[:, -1] = -1
+    resampled = Resampled(native, index)
+    kernels = wind.direction_kernels(SIZE, True)
+    on_grid = wind.composite(bp, resampled.values(), kernels)
+    np.testing.assert_array_equal(wind.composite(bp, resampled, kernels), on_grid)
+    assert np.isnan(on_grid[:, -1]).all() and np.isnan(on_grid[25, 45]) and np.isnan(on_grid[50, 85])
+    assert np.isfinite(on_grid).sum() > 5000
 
 
 def test_keep_original_where_positive() -> None:

@@ -287,12 +287,12 @@ def interpolation_bound(values: np.ndarray) -> float:
 
 
 @njit(parallel=True, cache=True)
-def _nearest_from_lattice(lat_row, lat_col, step, r_in, c_in, bound_r, bound_c,
-                          off_r, off_c, native, out, unsure):  # pragma: no cover - numba
-    """Interpolated native (row, col) per output pixel → ``out`` takes the native pixel, or
-    ``unsure`` is set where the position is within the bound of a pixel edge (or not finite)."""
-    n_bands, n_rows, n_cols = out.shape
-    nat_rows, nat_cols = native.shape[1], native.shape[2]
+def _index_from_lattice(lat_row, lat_col, step, r_in, c_in, bound_r, bound_c,
+                        off_r, off_c, nat_rows, nat_cols, index, unsure):  # pragma: no cover - numba
+    """Interpolated native (row, col) per output pixel → ``index`` takes the native pixel's flat
+    index (left at -1 outside the native window), or ``unsure`` is set where the position is within
+    the bound of a pixel edge (or not finite)."""
+    n_rows, n_cols = index.shape
     n_lat = lat_row.shape[1]
     for i in prange(n_rows):
         gi = i + r_in
@@ -323,8 +323,84 @@ def _nearest_from_lattice(lat_row, lat_col, step, r_in, c_in, bound_r, bound_c,
                 r = int(r_floor) - off_r
                 c = int(c_floor) - off_c
                 if 0 <= r < nat_rows and 0 <= c < nat_cols:
-                    for b in range(n_bands):
-                        out[b, i, j] = native[b, r, c]
+                    index[i, j] = r * nat_cols + c
+
+
+@njit(parallel=True, cache=True)
+def _take(native, index, out):  # pragma: no cover - numba
+    """out[b, i, j] = native[b, index[i, j]] (native flattened per band); NaN where the index is -1."""
+    n_bands = native.shape[0]
+    for i in prange(index.shape[0]):
+        for j in range(index.shape[1]):
+            k = index[i, j]
+            for b in range(n_bands):
+                out[b, i, j] = native[b, k] if k >= 0 else np.nan
+
+
+@dataclass(frozen=True)
+class Resampled:
+    """A raster on a grid window, kept as its native pixels and, per grid pixel, the flat index of
+    the native pixel it takes (-1: none). For a coarse raster (the 4 km distribution on a 30 m
+    window) this is ~1/8 the memory of the values on the grid, and a consumer looking values up
+    per pixel never needs the (band, H, W) array."""
+
+    native: np.ndarray  # (band, rows, cols) float32
+    index: np.ndarray  # (H, W) int32 into one band of ``native`` flattened
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the values on the grid, (band, H, W)."""
+        return (self.native.shape[0], *self.index.shape)
+
+    def values(self) -> np.ndarray:
+        """The values on the grid, (band, H, W) float32."""
+        out = np.empty(self.shape, dtype=np.float32)
+        _take(np.ascontiguousarray(self.native, dtype=np.float32).reshape(self.native.shape[0], -1), self.index, out)
+        return out
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Resampled:
+        """(band, H, W) values already on the grid → their Resampled (every pixel its own native pixel)."""
+        n_pixels = values.shape[1] * values.shape[2]
+        if n_pixels >= 2**31:
+            raise ValueError(f"{values.shape[1:]} pixels do not fit an int32 index")
+        return cls(values, np.arange(n_pixels, dtype=np.int32).reshape(values.shape[1:]))
+
+
+def _nearest_index(
+    native_shape: tuple[int, int],
+    native_transform: Affine,
+    offset: tuple[int, int],
+    grid: RegionGrid,
+    window: Window,
+    src_crs: str,
+) -> np.ndarray:
+    """Exact nearest neighbour at interpolation speed (see the module docstring): per grid pixel
+    of ``window`` the flat index into the native (rows, cols) starting at ``offset`` (-1: outside),
+    the same pixel ``sample_nearest_exact`` takes."""
+    nat_rows, nat_cols = native_shape
+    if nat_rows * nat_cols >= 2**31:
+        raise ValueError(f"a native window of {nat_rows} x {nat_cols} px does not fit an int32 index")
+    lattice = _lattice(grid, window, src_crs, LATTICE_STEP)
+    inverse = ~native_transform
+    lat_col, lat_row = inverse @ (lattice.x, lattice.y)
+    lat_col, lat_row = np.asarray(lat_col, dtype=np.float64), np.asarray(lat_row, dtype=np.float64)
+    index = np.full(window.shape, -1, dtype=np.int32)
+    unsure = np.zeros(window.shape, dtype=np.uint8)
+    _index_from_lattice(
+        lat_row, lat_col, lattice.step, window.row_start - lattice.row0, window.col_start - lattice.col0,
+        interpolation_bound(lat_row), interpolation_bound(lat_col), offset[0], offset[1], nat_rows, nat_cols,
+        index, unsure,
+    )
+    rows, cols = np.nonzero(unsure)
+    if rows.size:
+        transformer = _grid_to_native(grid, src_crs)
+        xs, ys = grid.x_coords(window.cols)[cols], grid.y_coords(window.rows)[rows]
+        row, col = _native_index(transformer, inverse, xs, ys)
+        row, col = row - offset[0], col - offset[1]
+        inside = (row >= 0) & (row < nat_rows) & (col >= 0) & (col < nat_cols)  # False for NaN
+        index[rows[inside], cols[inside]] = (row[inside] * nat_cols + col[inside]).astype(np.int32)
+    return index
 
 
 def _sample_nearest(
@@ -335,28 +411,12 @@ def _sample_nearest(
     window: Window,
     src_crs: str,
 ) -> np.ndarray:
-    """Exact nearest neighbour at interpolation speed (see the module docstring): equal to
-    ``sample_nearest_exact`` for every pixel."""
-    lattice = _lattice(grid, window, src_crs, LATTICE_STEP)
-    inverse = ~native_transform
-    lat_col, lat_row = inverse @ (lattice.x, lattice.y)
-    lat_col, lat_row = np.asarray(lat_col, dtype=np.float64), np.asarray(lat_row, dtype=np.float64)
-    out = np.full((native.shape[0], *window.shape), np.nan, dtype=np.float32)
-    unsure = np.zeros(window.shape, dtype=np.uint8)
-    _nearest_from_lattice(
-        lat_row, lat_col, lattice.step, window.row_start - lattice.row0, window.col_start - lattice.col0,
-        interpolation_bound(lat_row), interpolation_bound(lat_col), offset[0], offset[1],
-        np.ascontiguousarray(native, dtype=np.float32), out, unsure,
-    )
-    rows, cols = np.nonzero(unsure)
-    if rows.size:
-        transformer = _grid_to_native(grid, src_crs)
-        xs, ys = grid.x_coords(window.cols)[cols], grid.y_coords(window.rows)[rows]
-        out[:, rows, cols] = _gather(native, offset, *_native_index(transformer, inverse, xs, ys))
-    return out
+    """``_nearest_index`` applied to ``native`` (band, rows, cols): equal to ``sample_nearest_exact``."""
+    index = _nearest_index(native.shape[1:], native_transform, offset, grid, window, src_crs)
+    return Resampled(native, index).values()
 
 
-def read_on_grid(
+def read_resampled(
     location: str,
     grid: RegionGrid,
     window: Window,
@@ -364,12 +424,8 @@ def read_on_grid(
     name: str,
     native_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     margin_native_px: int = 2,
-) -> np.ndarray:
-    """The raster on a grid window: float32, NaN for nodata; (row, col) or (band, row, col).
-
-    ``native_fn`` gets the native float32 array (same dimensions as the result) before resampling.
-    ``name`` is the config key of the input, used in every error.
-    """
+) -> Resampled:
+    """The raster on a grid window as native pixels and an index (NaN for nodata); see ``read_on_grid``."""
     with step("read"), open_raster(location, name) as src:
         if src.crs is None:
             raise _fail(
@@ -399,5 +455,26 @@ def read_on_grid(
             )
         native = native.reshape(-1, row1 - row0, col1 - col0)
     with step("resample"):
-        out = _sample_nearest(native, transform, (row0, col0), grid, window, src_crs)
+        index = _nearest_index((row1 - row0, col1 - col0), transform, (row0, col0), grid, window, src_crs)
+    return Resampled(np.ascontiguousarray(native, dtype=np.float32), index)
+
+
+def read_on_grid(
+    location: str,
+    grid: RegionGrid,
+    window: Window,
+    *,
+    name: str,
+    native_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    margin_native_px: int = 2,
+) -> np.ndarray:
+    """The raster on a grid window: float32, NaN for nodata; (row, col) or (band, row, col).
+
+    ``native_fn`` gets the native float32 array (same dimensions as the result) before resampling.
+    ``name`` is the config key of the input, used in every error.
+    """
+    resampled = read_resampled(location, grid, window, name=name, native_fn=native_fn,
+                               margin_native_px=margin_native_px)
+    with step("resample"):
+        out = resampled.values()
     return out[0] if out.shape[0] == 1 else out

@@ -46,6 +46,7 @@ from numba import njit, prange
 from windrisk import ocr_compat
 from windrisk.fireweather import DIRECTIONS
 from windrisk.grid import RegionGrid, Window
+from windrisk.rasters import Resampled
 from windrisk.timing import step
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
@@ -361,19 +362,21 @@ def spread(bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIO
 
 # ---- composite, keep, blur ------------------------------------------------------------------
 @njit(cache=True)
-def _add_weighted(comp, spread_d, dist_d, inv_total, bp):  # pragma: no cover - numba
-    """comp += spread_d * dist_d / total in place (float64 arithmetic); NaN where bp is NaN."""
+def _add_weighted(comp, spread_d, dist_d, inv_total, index, bp):  # pragma: no cover - numba
+    """comp += spread_d * dist_d[k] * inv_total[k] in place, k = the pixel's native distribution
+    pixel (float64 arithmetic); NaN where bp is NaN or the pixel has no distribution pixel."""
     h, w = comp.shape
     for i in range(h):  # memory bound: one thread is enough
         for j in range(w):
-            if np.isnan(bp[i, j]):
+            k = index[i, j]
+            if np.isnan(bp[i, j]) or k < 0:
                 comp[i, j] = np.nan
             else:
-                comp[i, j] += np.float64(spread_d[i, j]) * dist_d[i, j] * inv_total[i, j]
+                comp[i, j] += np.float64(spread_d[i, j]) * dist_d[k] * inv_total[k]
 
 
 def inverse_total(distribution: np.ndarray) -> np.ndarray:
-    """(8, H, W) distribution → 1 / its sum over directions (float32), NaN without fire weather."""
+    """(8, ...) distribution → 1 / its sum over directions (float32, shape ...), NaN without fire weather."""
     total = np.array(distribution[0], dtype=np.float32)
     for band in distribution[1:]:
         total += band  # band by band: no (8, H, W) or float64 temporary
@@ -383,17 +386,21 @@ def inverse_total(distribution: np.ndarray) -> np.ndarray:
     return total
 
 
-def composite(bp: np.ndarray, distribution: np.ndarray, kernels: Mapping[str, np.ndarray], *,
+def composite(bp: np.ndarray, distribution: np.ndarray | Resampled, kernels: Mapping[str, np.ndarray], *,
               reflect: bool = False) -> np.ndarray:
-    """BP (H, W) and distribution (8, H, W, bands N..NW) → Σ_d spread_d · w_d, float32.
+    """BP (H, W) and distribution (8, H, W, bands N..NW; or Resampled to it) → Σ_d spread_d · w_d, float32.
 
     ``w`` is the distribution renormalised per pixel; NaN where BP is NaN or the pixel has no
     fire-weather hours. Directions are spread and added one at a time; ``reflect``: see ``spread``.
+    A Resampled distribution is weighted at its native resolution (the 4 km pixels, not 8 planes
+    of 30 m ones), which gives the same floats.
     """
     if distribution.shape != (len(DIRECTIONS), *bp.shape):
         raise ValueError(f"wind distribution has shape {distribution.shape}; expected "
                          f"{(len(DIRECTIONS), *bp.shape)} (bands {', '.join(DIRECTIONS)})")
-    inv_total = inverse_total(distribution)
+    dist = distribution if isinstance(distribution, Resampled) else Resampled.of(distribution)
+    native = np.ascontiguousarray(dist.native, dtype=np.float32).reshape(len(DIRECTIONS), -1)
+    inv_total = inverse_total(native)
     clean = burning(bp)
     buffers = (np.empty_like(clean), np.empty_like(clean))  # reused by every direction
     comp = np.zeros(bp.shape, dtype=np.float32)
@@ -401,7 +408,7 @@ def composite(bp: np.ndarray, distribution: np.ndarray, kernels: Mapping[str, np
         with step("spread"):
             spread_d = _spread_clean(clean, kernels[direction], SPREAD_ITERATIONS, buffers, reflect)
         with step("composite"):
-            _add_weighted(comp, spread_d, distribution[d], inv_total, bp)
+            _add_weighted(comp, spread_d, native[d], inv_total, dist.index, bp)
     return comp
 
 
@@ -477,10 +484,10 @@ def gaussian_blur(arr: np.ndarray, ksize: int) -> np.ndarray:
     return out
 
 
-def wind_informed_bp(bp: np.ndarray, distribution: np.ndarray, pixel_size_m: tuple[float, float],
+def wind_informed_bp(bp: np.ndarray, distribution: np.ndarray | Resampled, pixel_size_m: tuple[float, float],
                      rows_ascend_north: bool, *, compat: ocr_compat.Deviations | None = None,
                      ksize: int | None = None) -> np.ndarray:
-    """BP (H, W; 1/year, NaN allowed), distribution (8, H, W) and (dy_m, dx_m) → wind-informed BP (float32).
+    """BP (H, W; 1/year, NaN allowed), distribution (8, H, W or Resampled) and (dy_m, dx_m) → wind-informed BP (float32).
 
     ``compat``: the published choices to reproduce (``ocr_compat``); ``ksize``: the blur size
     (default ``blur_ksize`` of the pixel height; ``window_geometry`` gives both for a window).
@@ -547,12 +554,12 @@ def fill_isolated_zeros(bp: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class WindowInputs:
     """On one grid window (float32): BP per climate run gap-filled and as published (Riley),
-    and the 8-band distribution."""
+    and the 8-band distribution (at its native resolution, with each grid pixel's native pixel)."""
 
     window: Window
     bp: dict[str, np.ndarray]
     bp_riley: dict[str, np.ndarray]
-    distribution: np.ndarray
+    distribution: Resampled
 
 
 def _filled_and_published(native_bp: np.ndarray) -> np.ndarray:
@@ -578,7 +585,7 @@ def checked_values(key: str, location: str, values: np.ndarray) -> np.ndarray:
 def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Window,
                        wind_distribution_location: str) -> WindowInputs:
     """Config, grid window and distribution GeoTIFF → gap-filled BP per run and distribution on it."""
-    from windrisk.rasters import read_on_grid
+    from windrisk.rasters import read_on_grid, read_resampled
 
     bp_inputs = config["inputs"]["burn_probability"]
     bp, bp_riley = {}, {}
@@ -588,12 +595,12 @@ def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Wind
             location, grid, window, name=f"inputs.{key}", margin_native_px=NATIVE_MARGIN_PX,
             native_fn=lambda native, key=key, location=location: _filled_and_published(
                 checked_values(key, location, native)))
-    # Checked at native resolution (4 km): the 8 bands on the window are ~1 GiB at full size.
-    dist = read_on_grid(wind_distribution_location, grid, window, name="inputs.wind.distribution",
-                        native_fn=lambda native: checked_values("wind.distribution", wind_distribution_location, native))
-    if dist.ndim != 3 or dist.shape[0] != len(DIRECTIONS):
+    # Kept at native resolution (4 km): the 8 bands on a full-size window would be ~1.2 GiB.
+    dist = read_resampled(wind_distribution_location, grid, window, name="inputs.wind.distribution",
+                          native_fn=lambda native: checked_values("wind.distribution", wind_distribution_location, native))
+    if dist.shape[0] != len(DIRECTIONS):
         raise ValueError(
-            f"inputs.wind.distribution: {wind_distribution_location} has {1 if dist.ndim == 2 else dist.shape[0]} "
+            f"inputs.wind.distribution: {wind_distribution_location} has {dist.shape[0]} "
             f"band(s); expected {len(DIRECTIONS)} (fractions of fire-weather hours from "
             f"{', '.join(DIRECTIONS)}). Fix: point it at the file written by the wind_distribution rule")
     return WindowInputs(window, bp, bp_riley, dist)
