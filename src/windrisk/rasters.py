@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numba
 import numpy as np
 import rasterio
 import rasterio.windows
@@ -57,6 +58,8 @@ CURVATURE_SAFETY = 2.0
 ROUNDING_PX = 1e-7
 # Points per edge when transforming a window's bounds to the native CRS (edges may curve).
 DENSIFY_PTS = 64
+# Index of a pixel whose native pixel the interpolation cannot decide (transformed exactly).
+UNSURE = -2
 
 
 
@@ -188,15 +191,18 @@ def read_native(
 ) -> np.ndarray:
     """Read a native window as float32 (band, row, col) with nodata and non-finite values as NaN."""
     win = rasterio.windows.Window.from_slices(rows, cols)
-    raw = src.read(window=win)
-    out = raw.astype(np.float32)
+    # GDAL decodes the window's tiles on as many threads as numba may use (the job's threads).
+    with rasterio.Env(GDAL_NUM_THREADS=str(numba.get_num_threads())):
+        raw = src.read(window=win)
+    out = raw.astype(np.float32, copy=False)  # float32 files: no copy (raw is ours)
     for band, nodata in enumerate(src.nodatavals):
         if nodata is None or math.isnan(nodata):
             continue
         # Compare in the file's own dtype so float32 nodata such as -3.4028235e38 matches exactly.
         with np.errstate(over="ignore", invalid="ignore"):
             nodata_native = np.array(nodata).astype(raw.dtype)
-        out[band][raw[band] == nodata_native] = np.nan
+        nodata_mask = raw[band] == nodata_native  # before out (maybe raw itself) changes
+        out[band][nodata_mask] = np.nan
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -288,13 +294,15 @@ def interpolation_bound(values: np.ndarray) -> float:
 
 @njit(parallel=True, cache=True)
 def _index_from_lattice(lat_row, lat_col, step, r_in, c_in, bound_r, bound_c,
-                        off_r, off_c, nat_rows, nat_cols, index, unsure):  # pragma: no cover - numba
+                        off_r, off_c, nat_rows, nat_cols, index, unsure_per_row):  # pragma: no cover - numba
     """Interpolated native (row, col) per output pixel → ``index`` takes the native pixel's flat
-    index (left at -1 outside the native window), or ``unsure`` is set where the position is within
-    the bound of a pixel edge (or not finite)."""
+    index (-1 outside the native window), or UNSURE where the position is within the bound of a
+    pixel edge (or not finite); ``unsure_per_row`` counts those per row."""
     n_rows, n_cols = index.shape
     n_lat = lat_row.shape[1]
     for i in prange(n_rows):
+        index[i, :] = -1
+        unsure = 0
         gi = i + r_in
         k = gi // step
         t = (gi - k * step) / step
@@ -312,18 +320,40 @@ def _index_from_lattice(lat_row, lat_col, step, r_in, c_in, bound_r, bound_c,
                 rf = r0 + q * dr
                 cf = c0 + q * dc
                 if not (np.isfinite(rf) and np.isfinite(cf)):
-                    unsure[i, j] = 1
+                    index[i, j] = UNSURE
+                    unsure += 1
                     continue
                 r_floor = np.floor(rf)
                 c_floor = np.floor(cf)
                 if (rf - r_floor < bound_r or r_floor + 1 - rf < bound_r
                         or cf - c_floor < bound_c or c_floor + 1 - cf < bound_c):
-                    unsure[i, j] = 1
+                    index[i, j] = UNSURE
+                    unsure += 1
                     continue
                 r = int(r_floor) - off_r
                 c = int(c_floor) - off_c
                 if 0 <= r < nat_rows and 0 <= c < nat_cols:
                     index[i, j] = r * nat_cols + c
+        unsure_per_row[i] = unsure
+
+
+@njit(parallel=True, cache=True)
+def _unsure_pixels(index, unsure_per_row):  # pragma: no cover - numba
+    """(rows, cols) of the UNSURE pixels, found only in the rows that have some."""
+    offsets = np.zeros(index.shape[0] + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(unsure_per_row)
+    rows = np.empty(offsets[-1], dtype=np.int64)
+    cols = np.empty(offsets[-1], dtype=np.int64)
+    for i in prange(index.shape[0]):
+        k = offsets[i]
+        if k == offsets[i + 1]:
+            continue
+        for j in range(index.shape[1]):
+            if index[i, j] == UNSURE:
+                rows[k] = i
+                cols[k] = j
+                k += 1
+    return rows, cols
 
 
 @njit(parallel=True, cache=True)
@@ -385,15 +415,16 @@ def _nearest_index(
     inverse = ~native_transform
     lat_col, lat_row = inverse @ (lattice.x, lattice.y)
     lat_col, lat_row = np.asarray(lat_col, dtype=np.float64), np.asarray(lat_row, dtype=np.float64)
-    index = np.full(window.shape, -1, dtype=np.int32)
-    unsure = np.zeros(window.shape, dtype=np.uint8)
+    index = np.empty(window.shape, dtype=np.int32)
+    unsure_per_row = np.empty(window.shape[0], dtype=np.int64)
     _index_from_lattice(
         lat_row, lat_col, lattice.step, window.row_start - lattice.row0, window.col_start - lattice.col0,
         interpolation_bound(lat_row), interpolation_bound(lat_col), offset[0], offset[1], nat_rows, nat_cols,
-        index, unsure,
+        index, unsure_per_row,
     )
-    rows, cols = np.nonzero(unsure)
+    rows, cols = _unsure_pixels(index, unsure_per_row)
     if rows.size:
+        index[rows, cols] = -1
         transformer = _grid_to_native(grid, src_crs)
         xs, ys = grid.x_coords(window.cols)[cols], grid.y_coords(window.rows)[rows]
         row, col = _native_index(transformer, inverse, xs, ys)

@@ -361,12 +361,12 @@ def spread(bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIO
 
 
 # ---- composite, keep, blur ------------------------------------------------------------------
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _add_weighted(comp, spread_d, dist_d, inv_total, index, bp):  # pragma: no cover - numba
     """comp += spread_d * dist_d[k] * inv_total[k] in place, k = the pixel's native distribution
     pixel (float64 arithmetic); NaN where bp is NaN or the pixel has no distribution pixel."""
     h, w = comp.shape
-    for i in range(h):  # memory bound: one thread is enough
+    for i in prange(h):
         for j in range(w):
             k = index[i, j]
             if np.isnan(bp[i, j]) or k < 0:
