@@ -4,7 +4,11 @@ versions cause in a real run are in test_rerun.py."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,8 +122,22 @@ def test_every_rule_passes_the_version_of_its_own_script() -> None:
 
 
 def test_region_provenance_defaults_to_the_wind_stage_version() -> None:
-    """What `windrisk store adopt` expects equals what the Snakefile gives wind_region."""
+    """What `windrisk store adopt` expects equals what the Snakefile gives wind_region, and is
+    known without the workflow's scripts (an installed wheel has none)."""
     cfg = demo_config_in(Path("/nonexistent"))
-    expected = stage_version(REPO / "scripts" / f"{codeversion.WIND_STAGE}.py")
+    script = REPO / "scripts" / f"{codeversion.WIND_STAGE}.py"
+    expected = stage_version(script)
     assert store.region_provenance(cfg, {})["code_version"] == expected
+    imports = re.findall(r"^from (windrisk[\w.]*) import|^import (windrisk[\w.]*)", script.read_text(), re.MULTILINE)
+    assert sorted({a or b for a, b in imports}) == sorted(codeversion.WIND_STAGE_IMPORTS)
     assert expected != stage_version(REPO / "scripts" / "pmtiles.py")
+
+
+def test_an_install_without_the_workflow_scripts_knows_the_wind_version(tmp_path: Path) -> None:
+    """A wheel puts the package in site-packages with no scripts/ beside it."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(Path(codeversion.__file__).parent, site / "windrisk", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    got = subprocess.run([sys.executable, "-c", "from windrisk import codeversion; print(codeversion.wind_version())"],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    assert got == stage_version(REPO / "scripts" / f"{codeversion.WIND_STAGE}.py")

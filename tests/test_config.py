@@ -75,6 +75,32 @@ def test_defaults_validate_against_the_schema(path: Path) -> None:
     assert resolve_config(resolved) == resolved  # defaults are valid and resolving is idempotent
 
 
+def test_defaults_come_from_the_schema_and_only_where_absent() -> None:
+    """The schema's ``default`` keywords are the one statement of every default: a config that
+    omits a section gets them, a config that sets a key keeps it, and a section without a
+    default of its own (``demo``) is not invented."""
+    from windrisk.store import commit_settings
+
+    raw = _raw(CONUS_CONFIG)
+    raw["store"].pop("commit", None)
+    raw["store"]["gc"] = {"safety_window_s": 60.0}
+    raw.pop("tiles", None)
+    before = copy.deepcopy(raw)
+    cfg = resolve_config(raw)
+    assert raw == before  # resolving fills a copy
+    commit = schema()["properties"]["store"]["properties"]["commit"]["properties"]
+    settings = commit_settings(cfg)
+    assert (settings.patience_s, settings.poll_max_s, settings.lease_ttl_s) == (
+        commit["patience_s"]["default"], commit["poll_max_s"]["default"], commit["lease_ttl_s"]["default"])
+    assert settings.heartbeat_s == 15.0  # a quarter of the gc window that was set
+    assert cfg["tiles"] == {"layer": "buildings", "min_zoom": 0, "max_zoom": 14}
+    assert cfg["method"] == {"compat": None} and "demo" not in cfg
+    demo = _raw(DEMO_CONFIG)
+    for key in ("dir", "n_buildings", "hours"):
+        demo["demo"].pop(key, None)
+    assert resolve_config(demo)["demo"] == {"seed": demo["demo"]["seed"], **DEFAULTS["demo"]}
+
+
 def _bad(mutate: Any) -> dict[str, Any]:
     cfg = copy.deepcopy(_raw(DEMO_CONFIG))
     mutate(cfg)

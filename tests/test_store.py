@@ -198,6 +198,20 @@ def test_lost_commit_is_written_again(local_cfg: dict, monkeypatch: pytest.Monke
     assert len(calls) == 2 and payload["snapshot_id"] == calls[1] != calls[0]
 
 
+def test_a_commit_that_never_proves_fails_after_the_bounded_tries(local_cfg: dict, monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    """The one bound on a region's commits (docs/architecture.md, "Retries"): PROOF_TRIES writes,
+    then a CommitError with the fix; no other loop multiplies it."""
+    grid = grid_of(local_cfg)
+    store.ensure_template(local_cfg, grid)
+    calls: list[str] = []
+    monkeypatch.setattr(store, "_branch_commit", lambda repo, branch, snap: calls.append(snap))  # never on the branch
+    with pytest.raises(store.CommitError, match=rf"y1_x2: commit could not be proven after {store.PROOF_TRIES} tries "
+                                                r".*Fix: "):
+        write(local_cfg, "y1_x2")
+    assert len(calls) == store.PROOF_TRIES == len(set(calls))  # each try a new commit
+
+
 def test_a_held_lease_fails_the_writer_after_its_patience(local_cfg: dict) -> None:
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)

@@ -34,10 +34,11 @@ import windrisk
 from windrisk.io import write_json_atomic
 
 PACKAGE_DIR = Path(windrisk.__file__).resolve().parent
-# The workflow's scripts in the checkout this package is installed from (installs are editable).
-CHECKOUT_SCRIPTS = PACKAGE_DIR.parents[1] / "scripts"
 # The stage whose version a region's provenance records (adoption compares it).
 WIND_STAGE = "wind_region"
+# The package modules scripts/wind_region.py imports (tests/test_codeversion.py keeps them in
+# step), so an install without the workflow's scripts (a wheel) knows the wind stage's version.
+WIND_STAGE_IMPORTS = ("windrisk.config", "windrisk.inputs", "windrisk.io", "windrisk.wind")
 CACHE_FORMAT = 1
 CACHE_ENTRIES = 1000  # beyond this, the cache is cut down to the files this process read
 
@@ -53,6 +54,18 @@ def stage_version(script: str | Path, package_dir: Path = PACKAGE_DIR) -> str:
     code = package_code(package_dir)
     modules = code.closure(Path(script))
     code.save()
+    return _version_of(modules)
+
+
+def modules_version(names: Iterable[str], package_dir: Path = PACKAGE_DIR) -> str:
+    """The version ``stage_version`` gives a script whose package imports are ``names``."""
+    code = package_code(package_dir)
+    modules = code.modules_closure(names)
+    code.save()
+    return _version_of(modules)
+
+
+def _version_of(modules: dict[str, str]) -> str:
     digest = hashlib.sha256(f"{windrisk.__version__}\n".encode())
     for name in sorted(modules):
         digest.update(f"{name} {modules[name]}\n".encode())
@@ -60,8 +73,8 @@ def stage_version(script: str | Path, package_dir: Path = PACKAGE_DIR) -> str:
 
 
 def wind_version() -> str:
-    """The version of the wind stage as run from this checkout: what a region computed now records."""
-    return stage_version(CHECKOUT_SCRIPTS / f"{WIND_STAGE}.py")
+    """The version of the wind stage as installed: what a region computed now records."""
+    return modules_version(WIND_STAGE_IMPORTS)
 
 
 @functools.cache
@@ -88,7 +101,14 @@ class PackageCode:
         if not script.is_file():
             raise FileNotFoundError(f"{script}: no such stage script; name a file under the workflow's "
                                     "scripts/ (or pass code_version when running outside a source checkout)")
-        todo = dict(self.node(script, None)[1])
+        return self._closure(self.node(script, None)[1])
+
+    def modules_closure(self, names: Iterable[str]) -> dict[str, str]:
+        """Module name → digest of the package modules ``names`` and everything they import."""
+        return self._closure(self.imported([(0, name, ()) for name in names], self.package_dir, None))
+
+    def _closure(self, direct: dict[str, Path]) -> dict[str, str]:
+        todo = dict(direct)
         modules: dict[str, str] = {}
         while todo:
             name, path = todo.popitem()

@@ -309,10 +309,10 @@ class QueueSettings:
     request and is asked for on every look.
     """
 
-    patience_s: float = 3600.0
+    patience_s: float  # these three come from the config (store.commit; defaults in the schema)
+    poll_max_s: float
+    lease_ttl_s: float
     poll_min_s: float = 0.05
-    poll_max_s: float = 30.0
-    lease_ttl_s: float = 120.0
     heartbeat_s: float = 300.0
     lead_for_s: float = 60.0
     lease_retry_s: float = 60.0

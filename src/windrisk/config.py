@@ -1,7 +1,8 @@
 """Loading, validating and resolving the workflow config.
 
 The JSON schema in ``schemas/config.schema.json`` is the single statement of what a config may
-hold; the Snakefile validates against it at parse time, so a wrong key fails before any job.
+hold and of every default (its ``default`` keywords); the Snakefile resolves the config at parse
+time, so a wrong key fails before any job and every stage reads the same filled-in values.
 """
 
 from __future__ import annotations
@@ -20,21 +21,6 @@ import yaml
 
 from windrisk import ocr_compat
 from windrisk.grid import RegionGrid, RegionIdError
-
-DEFAULTS: dict[str, Any] = {
-    "store": {
-        "branch": "main",
-        "commit": {"patience_s": 3600.0, "poll_max_s": 30.0, "lease_ttl_s": 120.0},
-        "gc": {"safety_window_s": 3600.0},
-        "reconcile_sentinels": True,
-    },
-    "buildings": {"row_group_size": 100_000, "max_dropped_fraction": 0.001},
-    "tiles": {"layer": "buildings", "min_zoom": 0, "max_zoom": 14},
-    "inputs": {"wind": {"wind_speed_unit": "m/s"}},
-    # Where wind_distribution's work runs (windrisk.cluster); no effect on any result.
-    "dask": {"cluster": "local", "workers": 0, "threads_per_worker": 1, "memory_per_worker": "4GiB",
-             "task_memory": "1GiB", "slurm": {}, "coiled": {}},
-}
 
 
 class ConfigError(ValueError):
@@ -79,8 +65,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         raise ConfigError("invalid config: " + _explain(errors[0]))
-    tiles = config.get("tiles", {})
-    if tiles.get("min_zoom", 0) > tiles.get("max_zoom", 14):
+    tiles = {**DEFAULTS["tiles"], **config.get("tiles", {})}
+    if tiles["min_zoom"] > tiles["max_zoom"]:
         raise ConfigError("invalid config: 'tiles.min_zoom' must not exceed 'tiles.max_zoom'")
     if (config.get("method") or {}).get("compat"):
         problem = ocr_compat.grid_problem(RegionGrid.from_config(config["grid"]))
@@ -98,10 +84,37 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _fill_defaults(node: Mapping[str, Any], instance: dict[str, Any]) -> None:
+    """Set every absent property that has a schema ``default``, recursing into objects (in place)."""
+    for key, sub in node.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict):
+            _fill_defaults(sub, instance[key])
+
+
+def _defaults_of(node: Mapping[str, Any]) -> dict[str, Any]:
+    """Every default below ``node``, nested as a config holds them (objects without one included)."""
+    out: dict[str, Any] = {}
+    for key, sub in node.get("properties", {}).items():
+        below = _defaults_of(sub)
+        if "default" in sub:
+            out[key] = _merge(sub["default"], below) if isinstance(sub["default"], dict) else copy.deepcopy(sub["default"])
+        elif below:
+            out[key] = below
+    return out
+
+
+# The schema's defaults, nested as a config holds them (read only).
+DEFAULTS: dict[str, Any] = _defaults_of(schema())
+
+
 def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and fill defaults; the result is what every stage reads."""
+    """Validate and fill the schema's defaults; the result is what every stage reads."""
     validate_config(config)
-    return _merge(DEFAULTS, config)
+    resolved = copy.deepcopy(dict(config))
+    _fill_defaults(schema(), resolved)
+    return resolved
 
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

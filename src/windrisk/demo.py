@@ -679,7 +679,7 @@ def generate_demo_inputs(
     coast = Coast(grid)
     log.info("writing demo rasters (seed %s)", demo["seed"])
     write_rasters(raster_rng, grid, int(config["grid"]["buffer_px"]), coast, paths)
-    hours, n_buildings = int(demo.get("hours", 720)), int(demo.get("n_buildings", 20_000))
+    hours, n_buildings = int(demo["hours"]), int(demo["n_buildings"])
     log.info("writing %s hours of surface fields to %s", hours, paths["wind"])
     write_hourly(wind_rng, grid, coast, hours, paths["wind"])
     log.info("writing %s buildings to %s", n_buildings, paths["buildings"])

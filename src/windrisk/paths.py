@@ -19,13 +19,12 @@ DEMO_LAYOUT: Final = {
     "wind": "conus404/hourly_surface.zarr",
     "buildings": "overture/buildings.parquet",
 }
-DEMO_DIR: Final = "resources/demo"
 
 
 def demo_outputs(config: Mapping[str, Any]) -> dict[str, str]:
     """Where the demo inputs go: always under ``demo.dir``, whatever ``inputs`` says, so a
     mistyped input path is reported missing, never generated."""
-    root = Path(config["demo"].get("dir", DEMO_DIR))
+    root = Path(config["demo"]["dir"])
     return {name: str(root / relative) for name, relative in DEMO_LAYOUT.items()}
 
 

@@ -142,8 +142,8 @@ def store_url(config: Mapping[str, Any]) -> str:
 
 
 def branch_of(config: Mapping[str, Any]) -> str:
-    """The branch every region commits to (``store.branch``, default ``main``)."""
-    return str(config["store"].get("branch", "main"))
+    """The branch every region commits to (``store.branch``)."""
+    return str(config["store"]["branch"])
 
 
 def is_object_store(config: Mapping[str, Any]) -> bool:
@@ -457,21 +457,21 @@ def _check_template(config: Mapping[str, Any], attrs: Mapping[str, Any], grid: R
 # ---- commits -------------------------------------------------------------------------------
 def commit_settings(config: Mapping[str, Any]) -> QueueSettings:
     """``store.commit`` → how long a writer waits for its group commit, polling, lease expiry."""
-    c = config["store"].get("commit", {})
-    defaults = QueueSettings()
+    c = config["store"]["commit"]
+    heartbeat_s = QueueSettings.heartbeat_s
     window = gc_safety_window(config).total_seconds()
     return QueueSettings(
-        patience_s=float(c.get("patience_s", defaults.patience_s)),
-        poll_max_s=float(c.get("poll_max_s", defaults.poll_max_s)),
-        lease_ttl_s=float(c.get("lease_ttl_s", defaults.lease_ttl_s)),
+        patience_s=float(c["patience_s"]),
+        poll_max_s=float(c["poll_max_s"]),
+        lease_ttl_s=float(c["lease_ttl_s"]),
         # A waiting writer beats well within gc's window, so gc never mistakes it for a dead one.
-        heartbeat_s=min(defaults.heartbeat_s, window / 4) if window > 0 else defaults.heartbeat_s,
+        heartbeat_s=min(heartbeat_s, window / 4) if window > 0 else heartbeat_s,
     )
 
 
 def gc_safety_window(config: Mapping[str, Any]) -> timedelta:
     """``store.gc.safety_window_s``: gc keeps younger objects and treats quieter writers as dead."""
-    return timedelta(seconds=float(config["store"].get("gc", {}).get("safety_window_s", 3600.0)))
+    return timedelta(seconds=float(config["store"]["gc"]["safety_window_s"]))
 
 
 def lock_path(config: Mapping[str, Any]) -> Path:
@@ -721,7 +721,7 @@ def write_region(
         log.warning("region %s: commit %s did not land (%s); writing it again", rid, snap, reason)
     raise CommitError(
         f"region {rid}: commit could not be proven after {PROOF_TRIES} tries ({reason}). "
-        "On a local store make sure every writer uses windrisk (which takes the commit lease)"
+        "Fix: make sure every writer of this store is windrisk (which takes the commit lease), then rerun"
     )
 
 

@@ -504,7 +504,7 @@ def wind_informed_bp(bp: np.ndarray, distribution: np.ndarray | Resampled, pixel
 
 def method_compat(config: Mapping[str, Any]) -> ocr_compat.Deviations | None:
     """``method.compat`` of the config → the published choices it reproduces (None: windrisk's method)."""
-    return ocr_compat.deviations((config.get("method") or {}).get("compat"))
+    return ocr_compat.deviations(config["method"]["compat"])
 
 
 def window_geometry(grid: RegionGrid, rid: str, window: Window, compat: ocr_compat.Deviations | None
