@@ -10,7 +10,7 @@ CORES ?= all
 PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: demo test test-fast bench lint view dag system-deps clean-demo lock
+.PHONY: demo test test-fast bench lint format view dag system-deps clean-demo lock
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (e.g. pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
@@ -35,6 +35,12 @@ bench: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint --configfile config/config.yaml
 	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/snakefmt --check Snakefile rules
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format src tests scripts benchmarks
+	$(BIN)/snakefmt Snakefile rules
 
 view: $(BIN)/.installed
 	$(BIN)/windrisk serve --configfile config/config.yaml

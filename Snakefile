@@ -30,6 +30,7 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         # Per-region outputs are targets themselves so that deleting one is noticed.
         expand(PATHS.region_sentinel_pattern, region_id=REGIONS),
@@ -38,4 +39,3 @@ rule all:
         PATHS.pmtiles,
         PATHS.map_page,
         report_targets(),
-    default_target: True

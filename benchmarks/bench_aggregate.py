@@ -102,11 +102,15 @@ def main(argv: list[str]) -> int:
         results = {name: min(rs, key=lambda r: r["wall_s"]) for name, rs in runs.items()}
         for name, res in results.items():
             size = (folder / ("ours.parquet" if name.startswith("windrisk") else "duckdb.parquet")).stat().st_size
-            print(f"{name:20s} {n:>10,d} rows  {res['wall_s']:6.2f} s wall  {res['cpu_s']:6.2f} CPU-s  "
-                  f"{n / res['wall_s'] / 1e6:5.2f} M rows/s  peak RSS {res['rss_mb']:6.0f} MB  {size / 1e6:7.1f} MB")
+            print(
+                f"{name:20s} {n:>10,d} rows  {res['wall_s']:6.2f} s wall  {res['cpu_s']:6.2f} CPU-s  "
+                f"{n / res['wall_s'] / 1e6:5.2f} M rows/s  peak RSS {res['rss_mb']:6.0f} MB  {size / 1e6:7.1f} MB"
+            )
         ours, base = results["windrisk.aggregate"], results["duckdb COPY"]
-        print(f"ratio (duckdb / ours): wall {base['wall_s'] / ours['wall_s']:.2f}x, CPU {base['cpu_s'] / ours['cpu_s']:.2f}x, "
-              f"RSS {base['rss_mb'] / ours['rss_mb']:.2f}x")
+        print(
+            f"ratio (duckdb / ours): wall {base['wall_s'] / ours['wall_s']:.2f}x, CPU {base['cpu_s'] / ours['cpu_s']:.2f}x, "
+            f"RSS {base['rss_mb'] / ours['rss_mb']:.2f}x"
+        )
     return 0
 
 

@@ -55,8 +55,19 @@ def configs(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
 
 
 def dry_run_cmd(workdir: Path, configfile: Path, extra: list[str]) -> list[str]:
-    return [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(configfile), "-n", "--quiet", "rules", *extra]
+    return [
+        *SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "-n",
+        "--quiet",
+        "rules",
+        *extra,
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -72,14 +83,18 @@ def main(argv: list[str]) -> int:
         for name, (configfile, extra) in configs(tmp).items():
             if quick and name == "synthetic_20k":
                 continue
-            runs = [timed(dry_run_cmd(tmp / f"work_{name}", configfile, extra))
-                    for _ in range(1 if name == "synthetic_20k" else reps)]
+            runs = [
+                timed(dry_run_cmd(tmp / f"work_{name}", configfile, extra))
+                for _ in range(1 if name == "synthetic_20k" else reps)
+            ]
             wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
             stats = job_stats(runs[0][2])
             met = wall <= TARGET_S[name]
             ok &= met
-            print(f"{name:<15}{stats.get('wind_region', 0):>9}{sum(stats.values()):>8}{wall:>9.1f}"
-                  f"{cpu:>8.1f}{wall / base_wall:>8.1f}{TARGET_S[name]:>7.0f}s {'ok' if met else 'MISSED'}")
+            print(
+                f"{name:<15}{stats.get('wind_region', 0):>9}{sum(stats.values()):>8}{wall:>9.1f}"
+                f"{cpu:>8.1f}{wall / base_wall:>8.1f}{TARGET_S[name]:>7.0f}s {'ok' if met else 'MISSED'}"
+            )
     print("(wall is noisy on a shared machine; cpu s is the closer measure of the work itself)")
     if not ok:
         print("some targets MISSED (reported, not a failure of the benchmark itself)")

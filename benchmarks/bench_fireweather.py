@@ -78,8 +78,12 @@ def run_blocked(store: str, out: str) -> dict[str, Any]:
     readcount.install()
     t0, c0 = time.perf_counter(), time.process_time()
     derive_distribution(store, out, memory_bytes=BLOCK_SIDE**2 * hours * BYTES_PER_PIXEL_HOUR)
-    return {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
-            "reads": readcount.snapshot(), "rss_gib": {"process": peak_rss_gib()}}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "reads": readcount.snapshot(),
+        "rss_gib": {"process": peak_rss_gib()},
+    }
 
 
 def run_dask(store: str, out: str, workers: int) -> dict[str, Any]:
@@ -97,17 +101,17 @@ def run_dask(store: str, out: str, workers: int) -> dict[str, Any]:
         readcount.install()
         cpu0 = sum(client.run(time.process_time).values())
         t0, c0 = time.perf_counter(), time.process_time()
-        dist, crs_wkt, transform = distribution_on_client(client, store, task_memory=TASK_MEMORY,
-                                                          progress_every_s=60)
+        dist, crs_wkt, transform = distribution_on_client(client, store, task_memory=TASK_MEMORY, progress_every_s=60)
         seconds = time.perf_counter() - t0
         cpu = sum(client.run(time.process_time).values()) - cpu0 + time.process_time() - c0
-        rss = {f"worker {i}": v / 2**20 for i, v in enumerate(client.run(
-            lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values())}
+        rss = {
+            f"worker {i}": v / 2**20
+            for i, v in enumerate(client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values())
+        }
         reads = readcount.cluster_snapshot(client)
     dist, transform = north_up(dist, transform)
     write_distribution(out, dist, crs_wkt, transform, "m/s")
-    return {"seconds": seconds, "cpu_s": cpu, "reads": reads,
-            "rss_gib": {"client + scheduler": peak_rss_gib(), **rss}}
+    return {"seconds": seconds, "cpu_s": cpu, "reads": reads, "rss_gib": {"client + scheduler": peak_rss_gib(), **rss}}
 
 
 def child(which: str, store: str, out: str, workers: int) -> None:
@@ -116,8 +120,18 @@ def child(which: str, store: str, out: str, workers: int) -> None:
 
 
 def measure(which: str, store: Path, out: Path, workers: int) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", which, "--store", str(store), "--out", str(out),
-           "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        which,
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode:
         raise SystemExit(f"{which} failed:\n{proc.stderr[-4000:]}")
@@ -155,22 +169,32 @@ def projection(bench_pxh: float, dask_cpu_s: float, workers: int) -> list[str]:
     cpu_h = pxh * dask_cpu_s / bench_pxh / 3600
     raw_tb = pxh * 16 / 1e12  # 4 float32 variables, before compression
     lines = [
-        (f"projection to CONUS404: {conus404.HOURS:,} h x {conus404.SHAPE[0]:,} x {conus404.SHAPE[1]:,} px x 4 "
-        f"variables ({raw_tb:.1f} TB as float32), chunks 144 x 175 x 175, task_memory 1 GiB"),
-        (f"  k = {k:,}; each chunk cut into {pieces[0] * pieces[1]} tiles of <= {tile_px:,} px; merge peak "
-        f"{merge_bytes(k, tile_px) / 2**30:.2f} GiB, leaf ~{LEAF_BYTES_PER_PX_HOUR * 144 * 175 * 175 / 2**20:.0f} MiB: "
-        "memory_per_worker 4 GiB per thread is enough"),
+        (
+            f"projection to CONUS404: {conus404.HOURS:,} h x {conus404.SHAPE[0]:,} x {conus404.SHAPE[1]:,} px x 4 "
+            f"variables ({raw_tb:.1f} TB as float32), chunks 144 x 175 x 175, task_memory 1 GiB"
+        ),
+        (
+            f"  k = {k:,}; each chunk cut into {pieces[0] * pieces[1]} tiles of <= {tile_px:,} px; merge peak "
+            f"{merge_bytes(k, tile_px) / 2**30:.2f} GiB, leaf ~{LEAF_BYTES_PER_PX_HOUR * 144 * 175 * 175 / 2**20:.0f} MiB: "
+            "memory_per_worker 4 GiB per thread is enough"
+        ),
         f"  ~{tasks / 1e6:.1f} M tasks (~{tasks * 0.5e-3 / 60:.0f} min of scheduler time at 0.5 ms each)",
-        (f"  CPU: ~{cpu_h:,.0f} core-hours at this run's {dask_cpu_s / bench_pxh * 1e9:.0f} ns per pixel-hour "
-        f"({workers} workers on this machine)"),
+        (
+            f"  CPU: ~{cpu_h:,.0f} core-hours at this run's {dask_cpu_s / bench_pxh * 1e9:.0f} ns per pixel-hour "
+            f"({workers} workers on this machine)"
+        ),
     ]
     for n in (16, 64, 256):
-        lines.append(f"  {n:>4} single-thread workers: ~{cpu_h / n:,.1f} h, reading "
-                     f"{raw_tb * 1e6 / (cpu_h * 3600):,.1f} MB/s (uncompressed) per worker")
-    lines.append("  assumes: compute-bound (the store serves each worker that rate), linear scaling, "
-                 "CPU per pixel-hour as here (merges of k = 3,771 instead of this run's k cost more per "
-                 "hour kept but touch only ~1 % of the hours); the blocked path would read every chunk "
-                 "(175 / 5)^2 = 1,225 times (5 px blocks at 1 GiB)")
+        lines.append(
+            f"  {n:>4} single-thread workers: ~{cpu_h / n:,.1f} h, reading "
+            f"{raw_tb * 1e6 / (cpu_h * 3600):,.1f} MB/s (uncompressed) per worker"
+        )
+    lines.append(
+        "  assumes: compute-bound (the store serves each worker that rate), linear scaling, "
+        "CPU per pixel-hour as here (merges of k = 3,771 instead of this run's k cost more per "
+        "hour kept but touch only ~1 % of the hours); the blocked path would read every chunk "
+        "(175 / 5)^2 = 1,225 times (5 px blocks at 1 GiB)"
+    )
     return lines
 
 
@@ -197,8 +221,10 @@ def main(argv: list[str]) -> int:
             write_store(store, hours, size)
         from windrisk.readcount import stored_bytes
 
-        print(f"store: {hours:,} h × {size[0]} × {size[1]} px, chunks 144 × 175 × 175, "
-              f"{stored_bytes(store) / 2**30:.2f} GiB stored (written in {time.perf_counter() - t0:.0f} s)")
+        print(
+            f"store: {hours:,} h × {size[0]} × {size[1]} px, chunks 144 × 175 × 175, "
+            f"{stored_bytes(store) / 2**30:.2f} GiB stored (written in {time.perf_counter() - t0:.0f} s)"
+        )
         res = {w: measure(w, store, Path(tmp) / f"{w}.tif", args.workers) for w in ("blocked", "dask")}
         import rasterio
 
@@ -207,13 +233,17 @@ def main(argv: list[str]) -> int:
     for name, r in res.items():
         ratio, again, never = read_ratio(r["reads"], store)
         rss = ", ".join(f"{k} {v:.2f}" for k, v in r["rss_gib"].items())
-        print(f"{name:>8}: {r['seconds']:8.1f} s wall  {r['cpu_s']:8.1f} s CPU  read/stored {ratio:6.2f}  "
-              f"chunks read twice or more: {again}, never: {never}  peak RSS GiB: {rss}")
+        print(
+            f"{name:>8}: {r['seconds']:8.1f} s wall  {r['cpu_s']:8.1f} s CPU  read/stored {ratio:6.2f}  "
+            f"chunks read twice or more: {again}, never: {never}  peak RSS GiB: {rss}"
+        )
         r["ratio"] = ratio
     speed = res["blocked"]["seconds"] / res["dask"]["seconds"]
     cpu = res["blocked"]["cpu_s"] / res["dask"]["cpu_s"]
-    print(f"dask / blocked: {speed:.1f}x faster wall ({args.workers} workers), {cpu:.1f}x less CPU; "
-          f"results identical: {same}")
+    print(
+        f"dask / blocked: {speed:.1f}x faster wall ({args.workers} workers), {cpu:.1f}x less CPU; "
+        f"results identical: {same}"
+    )
     for line in projection(hours * size[0] * size[1], res["dask"]["cpu_s"], args.workers):
         print(line)
     ok = same and res["dask"]["ratio"] <= 1.05 and speed >= 10

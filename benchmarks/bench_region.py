@@ -75,8 +75,21 @@ TOWN_SHARE = 0.85  # buildings in towns; the rest scattered
 LAKE_RADIUS = 0.03  # of the BP frame's smaller side: one NaN lake (~5 km at full size)
 CODE_VERSION = "bench"
 INPUTS_VERSION = 1  # bump when the synthetic inputs change: cached ones are then rewritten
-STEPS = ("store check", "read", "gap fill", "resample", "spread", "composite", "blur", "hash",
-         "write chunks", "commit", "proof", "read store", "buildings")
+STEPS = (
+    "store check",
+    "read",
+    "gap fill",
+    "resample",
+    "spread",
+    "composite",
+    "blur",
+    "hash",
+    "write chunks",
+    "commit",
+    "proof",
+    "read store",
+    "buildings",
+)
 KINDS = {"ours_first": "ours, first call", "ours_warm": "ours, warm", "baseline": "baseline"}
 TARGET_WALL_S = 60.0
 TARGET_PEAK_GIB = 3.0
@@ -126,8 +139,13 @@ def quick_grid(published: dict[str, Any], rid: str) -> tuple[dict[str, Any], str
     row0 = (window.row_start + window.row_stop) // 2 - rows // 2 - half * rows
     col0 = (window.col_start + window.col_stop) // 2 - cols // 2 - half * cols
     transform = grid.transform * Affine.translation(col0, row0)
-    sub = {**published, "transform": list(transform)[:6], "chunks": [rows, cols], "data_regions": "all",
-           "shape": [QUICK_GRID_REGIONS * rows, QUICK_GRID_REGIONS * cols]}
+    sub = {
+        **published,
+        "transform": list(transform)[:6],
+        "chunks": [rows, cols],
+        "data_regions": "all",
+        "shape": [QUICK_GRID_REGIONS * rows, QUICK_GRID_REGIONS * cols],
+    }
     return sub, f"y{half}_x{half}"
 
 
@@ -140,7 +158,8 @@ def bench_config(layout: Layout, rid: str, quick: bool) -> tuple[dict[str, Any],
     raw["results"] = str(layout.root / "results")
     raw["inputs"] = {
         "burn_probability": {run: layout.input(f"bp_{run}.tif") for run in CLIMATE_RUNS},
-        "crps": layout.input("crps.tif"), "rps": layout.input("rps.tif"),
+        "crps": layout.input("crps.tif"),
+        "rps": layout.input("rps.tif"),
         # Never read here: the job gets the derived distribution file, as from the wind_distribution rule.
         "wind": {"hourly": layout.input("hourly.zarr"), "wind_speed_unit": "m/s"},
         "buildings": layout.input("buildings.parquet"),
@@ -166,8 +185,9 @@ class Towns:
 
 def window_grid(grid: RegionGrid, window: Window) -> RegionGrid:
     """A one-region grid covering ``window`` of ``grid`` (for ``demo.albers_frame``)."""
-    return RegionGrid(grid.crs, grid.transform * Affine.translation(window.col_start, window.row_start),
-                      window.shape, window.shape)
+    return RegionGrid(
+        grid.crs, grid.transform * Affine.translation(window.col_start, window.row_start), window.shape, window.shape
+    )
 
 
 def make_towns(rng: np.random.Generator, bounds: Bounds, n: int) -> Towns:
@@ -187,8 +207,11 @@ def building_centres(rng: np.random.Generator, towns: Towns, bounds: Bounds, n: 
         pick = rng.choice(len(towns.x), m, p=towns.weight / towns.weight.sum())
         in_town = rng.random(m) < TOWN_SHARE
         sigma = towns.sigma_deg[pick]
-        x = np.where(in_town, towns.x[pick] + rng.normal(0, 1, m) * sigma / np.cos(np.radians(towns.y[pick])),
-                     rng.uniform(left, right, m))
+        x = np.where(
+            in_town,
+            towns.x[pick] + rng.normal(0, 1, m) * sigma / np.cos(np.radians(towns.y[pick])),
+            rng.uniform(left, right, m),
+        )
         y = np.where(in_town, towns.y[pick] + rng.normal(0, 1, m) * sigma, rng.uniform(bottom, top, m))
         ok = (x > left) & (x < right) & (y > bottom) & (y < top)
         xs.append(x[ok])
@@ -211,8 +234,9 @@ def frame_px(transform: Affine, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.column_stack([row, col])
 
 
-def write_burn_probability(rng: np.random.Generator, grid: RegionGrid, window: Window, towns: Towns,
-                           paths: dict[str, str]) -> tuple[Affine, np.ndarray, np.ndarray]:
+def write_burn_probability(
+    rng: np.random.Generator, grid: RegionGrid, window: Window, towns: Towns, paths: dict[str, str]
+) -> tuple[Affine, np.ndarray, np.ndarray]:
     """BP 2011 and 2047 at 270 m over the buffered window + 5 km (``demo.burn_probability``: zeros
     on fields, towns, lakes, roads; the largest towns non-burnable; one NaN lake); returns the
     frame's transform, land mask and BP 2011."""
@@ -226,8 +250,13 @@ def write_burn_probability(rng: np.random.Generator, grid: RegionGrid, window: W
     return transform, ~water, bp11
 
 
-def write_crps_rps(rng: np.random.Generator, grid: RegionGrid, region: Window,
-                   bp_frame: tuple[Affine, np.ndarray, np.ndarray], paths: dict[str, str]) -> None:
+def write_crps_rps(
+    rng: np.random.Generator,
+    grid: RegionGrid,
+    region: Window,
+    bp_frame: tuple[Affine, np.ndarray, np.ndarray],
+    paths: dict[str, str],
+) -> None:
     """CRPS (``demo.crps_field``) and RPS = BP 2011 x CRPS at 30 m over the region + 5 km only."""
     bp_transform, land, bp11 = bp_frame
     transform, shape = demo.albers_frame(window_grid(grid, region), 0)  # on the BP frame's 270 m lattice
@@ -238,17 +267,20 @@ def write_crps_rps(rng: np.random.Generator, grid: RegionGrid, region: Window,
     fine = lambda a: np.repeat(np.repeat(a[sub], k, axis=0), k, axis=1)
     fine_transform = transform @ Affine.scale(1 / k)
     crps = demo.crps_field(rng, fine(land), shape)
-    demo.write_geotiff(paths["crps"], crps, fine_transform, "conditional risk to potential structures (%)",
-                       nodata=np.nan)
-    demo.write_geotiff(paths["rps"], fine(bp11) * crps, fine_transform, "risk to potential structures (%)",
-                       nodata=np.nan)
+    demo.write_geotiff(
+        paths["crps"], crps, fine_transform, "conditional risk to potential structures (%)", nodata=np.nan
+    )
+    demo.write_geotiff(
+        paths["rps"], fine(bp11) * crps, fine_transform, "risk to potential structures (%)", nodata=np.nan
+    )
 
 
 def lambert_frame(grid: RegionGrid, window: Window, margin_px: int = 3) -> tuple[Affine, tuple[int, int], str]:
     """North-up transform, shape and WKT of the CONUS404 4 km pixels covering ``window`` + margin."""
     crs = CRS.from_cf(conus404.CRS_CF)
     xmin, ymin, xmax, ymax = Transformer.from_crs(grid.crs, crs, always_xy=True).transform_bounds(
-        *grid.window_bounds(window), densify_pts=64)
+        *grid.window_bounds(window), densify_pts=64
+    )
     px = conus404.PIXEL_M
     x_edge = -(conus404.SHAPE[1] - 1) / 2 * px - px / 2  # west edge of column 0
     y_edge = -(conus404.SHAPE[0] - 1) / 2 * px - px / 2  # south edge of row 0
@@ -281,8 +313,13 @@ def write_checks(config: dict[str, Any], layout: Layout) -> None:
 
 def prepare_inputs(config: dict[str, Any], rid: str, layout: Layout, seed: int, n_buildings: int) -> float:
     """Write the synthetic inputs and check reports unless the manifest shows them; seconds taken."""
-    manifest = {"version": INPUTS_VERSION, "seed": seed, "region": rid, "grid": config["grid"],
-                "n_buildings": n_buildings}
+    manifest = {
+        "version": INPUTS_VERSION,
+        "seed": seed,
+        "region": rid,
+        "grid": config["grid"],
+        "n_buildings": n_buildings,
+    }
     if layout.manifest.exists() and json.loads(layout.manifest.read_text()) == manifest:
         return 0.0
     start = time.perf_counter()
@@ -305,16 +342,17 @@ def ours(spec: dict[str, Any]) -> dict[str, Any]:
     config, rid, run_dir = spec["config"], spec["region"], Path(spec["run_dir"])
     census = inputs.read_check(spec["checks"]["buildings"])["inputs"]["buildings"]["summary"]
     sentinel = run_dir / "sentinel.json"
-    payload = wind.region_job(config, rid, spec["distribution"], spec["checks"]["rasters"], CODE_VERSION,
-                              str(sentinel))
-    account = buildings.write_region_buildings(config, rid, sentinel, run_dir / "buildings.parquet",
-                                               location=config["inputs"]["buildings"], census=census)
+    payload = wind.region_job(config, rid, spec["distribution"], spec["checks"]["rasters"], CODE_VERSION, str(sentinel))
+    account = buildings.write_region_buildings(
+        config, rid, sentinel, run_dir / "buildings.parquet", location=config["inputs"]["buildings"], census=census
+    )
     return {"snapshot_id": payload["snapshot_id"], "buildings_written": account["written"]}
 
 
 # ---- baseline: the published formulation of the same steps ---------------------------------
-def native_window(src: rasterio.DatasetReader, grid: RegionGrid, window: Window, margin_px: int = 2
-                  ) -> rasterio.windows.Window:
+def native_window(
+    src: rasterio.DatasetReader, grid: RegionGrid, window: Window, margin_px: int = 2
+) -> rasterio.windows.Window:
     """The raster's window covering a grid window plus a margin, clipped."""
     left, bottom, right, top = transform_bounds(grid.crs, src.crs, *grid.window_bounds(window), densify_pts=21)
     cols, rows = ~src.transform * (np.array([left, right]), np.array([top, bottom]))
@@ -323,8 +361,9 @@ def native_window(src: rasterio.DatasetReader, grid: RegionGrid, window: Window,
     return rasterio.windows.Window.from_slices((r0, r1), (c0, c1))
 
 
-def warped(location: str, grid: RegionGrid, window: Window,
-           native_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+def warped(
+    location: str, grid: RegionGrid, window: Window, native_fn: Callable[[np.ndarray], np.ndarray] | None = None
+) -> np.ndarray:
     """Read a raster's window, optionally change it natively, GDAL-warp it (nearest) onto ``window``."""
     with step("read"), rasterio.open(location) as src:
         win = native_window(src, grid, window)
@@ -335,9 +374,17 @@ def warped(location: str, grid: RegionGrid, window: Window,
             native = native_fn(native)
     with step("resample"):
         out = np.full((native.shape[0], *window.shape), np.nan, dtype=np.float32)
-        reproject(native, out, src_transform=transform, src_crs=crs, src_nodata=np.nan,
-                  dst_transform=grid.transform * Affine.translation(window.col_start, window.row_start),
-                  dst_crs=grid.crs, dst_nodata=np.nan, resampling=Resampling.nearest)
+        reproject(
+            native,
+            out,
+            src_transform=transform,
+            src_crs=crs,
+            src_nodata=np.nan,
+            dst_transform=grid.transform * Affine.translation(window.col_start, window.row_start),
+            dst_crs=grid.crs,
+            dst_nodata=np.nan,
+            resampling=Resampling.nearest,
+        )
     return out[0] if out.shape[0] == 1 else out
 
 
@@ -443,8 +490,18 @@ def child(kind: str, spec_path: str) -> None:
     extra = baseline(spec) if kind == "baseline" else ours(spec)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0  # CPU: every thread of this process
     steps, peak = timing.totals(reset=True), peak_rss_gib()
-    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "steps": steps, "peak_rss_gib": peak,
-                      "peak_step": marks.peak_step(peak), **extra}))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "steps": steps,
+                "peak_rss_gib": peak,
+                "peak_step": marks.peak_step(peak),
+                **extra,
+            }
+        )
+    )
 
 
 def measure(kind: str, spec: dict[str, Any], layout: Layout, env: dict[str, str]) -> dict[str, Any]:
@@ -454,11 +511,17 @@ def measure(kind: str, spec: dict[str, Any], layout: Layout, env: dict[str, str]
     run_dir.mkdir(parents=True)
     shutil.copytree(layout.template, layout.store(kind))
     spec_path = run_dir / "spec.json"
-    spec_path.write_text(json.dumps({**spec, "config": with_store(spec["config"], layout.store(kind)),
-                                     "run_dir": str(run_dir)}))
+    spec_path.write_text(
+        json.dumps({**spec, "config": with_store(spec["config"], layout.store(kind)), "run_dir": str(run_dir)})
+    )
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, str(spec_path)], check=False,
-                          capture_output=True, text=True, env={**os.environ, **env})
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(spec_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     if proc.returncode:
         sys.stderr.write(proc.stderr[-5000:])
         raise SystemExit(f"bench_region: the {kind} job failed (exit {proc.returncode}); its stderr is above")
@@ -484,16 +547,30 @@ def agreement(config: dict[str, Any], rid: str, layout: Layout, snapshot_id: str
 
 def projection(wall_s: float) -> list[dict[str, float]]:
     """CONUS (405 regions) on N workers like this machine, each running its regions one by one."""
-    return [{"workers": n, "regions_each": math.ceil(CONUS_REGIONS / n),
-             "hours": math.ceil(CONUS_REGIONS / n) * wall_s / 3600} for n in WORKERS]
+    return [
+        {
+            "workers": n,
+            "regions_each": math.ceil(CONUS_REGIONS / n),
+            "hours": math.ceil(CONUS_REGIONS / n) * wall_s / 3600,
+        }
+        for n in WORKERS
+    ]
 
 
 def targets(warm: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {"name": f"whole region <= {TARGET_WALL_S:.0f} s wall", "value": warm["wall_s"], "unit": "s",
-         "pass": warm["wall_s"] <= TARGET_WALL_S},
-        {"name": f"peak RSS <= {TARGET_PEAK_GIB:.0f} GiB", "value": warm["peak_rss_gib"], "unit": "GiB",
-         "pass": warm["peak_rss_gib"] <= TARGET_PEAK_GIB},
+        {
+            "name": f"whole region <= {TARGET_WALL_S:.0f} s wall",
+            "value": warm["wall_s"],
+            "unit": "s",
+            "pass": warm["wall_s"] <= TARGET_WALL_S,
+        },
+        {
+            "name": f"peak RSS <= {TARGET_PEAK_GIB:.0f} GiB",
+            "value": warm["peak_rss_gib"],
+            "unit": "GiB",
+            "pass": warm["peak_rss_gib"] <= TARGET_PEAK_GIB,
+        },
     ]
 
 
@@ -510,8 +587,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = load_average()
     generated = prepare_inputs(config, rid, layout, args.seed, n_buildings)
     store.ensure_template(config, grid)  # once; every job copies it
-    spec = {"config": config, "region": rid, "distribution": layout.input("distribution.tif"),
-            "checks": {group: layout.check(group) for group in ("rasters", "buildings")}}
+    spec = {
+        "config": config,
+        "region": rid,
+        "distribution": layout.input("distribution.tif"),
+        "checks": {group: layout.check(group) for group in ("rasters", "buildings")},
+    }
     shutil.rmtree(layout.numba_cache, ignore_errors=True)
     numba = {"NUMBA_CACHE_DIR": str(layout.numba_cache)}
     runs = {"baseline": measure("baseline", spec, layout, {})}
@@ -519,13 +600,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runs["ours_warm"] = measure("ours_warm", spec, layout, numba)
     warm = runs["ours_warm"]
     return {
-        "region": rid, "quick": args.quick, "region_shape": list(grid.region_window(rid).shape),
+        "region": rid,
+        "quick": args.quick,
+        "region_shape": list(grid.region_window(rid).shape),
         "window_shape": list(grid.buffered_window(rid, int(config["grid"]["buffer_px"])).shape),
-        "buildings": n_buildings, "cores": os.cpu_count(), "workdir": str(layout.root),
-        "inputs_generated_s": generated, "load_average_before": load_before, "load_average_after": load_average(),
+        "buildings": n_buildings,
+        "cores": os.cpu_count(),
+        "workdir": str(layout.root),
+        "inputs_generated_s": generated,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
         "runs": {kind: runs[kind] for kind in KINDS},
         "differing_pixels": agreement(config, rid, layout, warm["snapshot_id"]),
-        "targets": targets(warm), "projection": projection(warm["wall_s"]),
+        "targets": targets(warm),
+        "projection": projection(warm["wall_s"]),
     }
 
 
@@ -533,8 +621,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def step_rows(runs: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, float | None]]]:
     """(step, kind → seconds or None) for every step seen, then "other" (wall minus the steps)."""
     seen = list(STEPS) + sorted({s for r in runs.values() for s in r["steps"]} - set(STEPS))
-    rows = [(name, {k: r["steps"].get(name) for k, r in runs.items()}) for name in seen
-            if any(name in r["steps"] for r in runs.values())]
+    rows = [
+        (name, {k: r["steps"].get(name) for k, r in runs.items()})
+        for name in seen
+        if any(name in r["steps"] for r in runs.values())
+    ]
     rows.append(("other", {k: r["wall_s"] - sum(r["steps"].values()) for k, r in runs.items()}))
     return rows
 
@@ -550,36 +641,64 @@ def ratio(a: float | None, b: float | None) -> str:
 def print_report(result: dict[str, Any]) -> None:
     runs = result["runs"]
     (rows, cols), (wrows, wcols) = result["region_shape"], result["window_shape"]
-    print(f"region {result['region']}: {rows:,} x {cols:,} px (window with buffer {wrows:,} x {wcols:,} px), both "
-          f"climate runs, {result['buildings']:,} buildings; {result['cores']} cores; load average "
-          f"{result['load_average_before']} before, {result['load_average_after']} after")
+    print(
+        f"region {result['region']}: {rows:,} x {cols:,} px (window with buffer {wrows:,} x {wcols:,} px), both "
+        f"climate runs, {result['buildings']:,} buildings; {result['cores']} cores; load average "
+        f"{result['load_average_before']} before, {result['load_average_after']} after"
+    )
     generated = result["inputs_generated_s"]
-    print(f"inputs in {result['workdir']} ({f'generated in {generated:.0f} s' if generated else 'cached'}) and the "
-          "store template: made before, not timed")
+    print(
+        f"inputs in {result['workdir']} ({f'generated in {generated:.0f} s' if generated else 'cached'}) and the "
+        "store template: made before, not timed"
+    )
     print(f"\n{'step':<14}" + "".join(f"{KINDS[k]:>20}" for k in runs) + f"{'ours/baseline':>16}")
     for name, secs in step_rows(runs):
-        print(f"{name:<14}" + "".join(f"{cell(secs[k], ' s'):>20}" for k in runs)
-              + f"{ratio(secs['ours_warm'], secs['baseline']):>16}")
-    for key, label, unit in (("wall_s", "total wall", " s"), ("cpu_s", "CPU", " s"), ("peak_rss_gib", "peak RSS", " GiB")):
-        print(f"{label:<14}" + "".join(f"{cell(r[key], unit):>20}" for r in runs.values())
-              + f"{ratio(runs['ours_warm'][key], runs['baseline'][key]):>16}")
-    print(f"{'peak RSS in':<14}" + "".join(f"{r['peak_step']:>20}" for r in runs.values())
-          + "   (that step or the unlabelled time just before it)")
-    print(f"{'start-up':<14}" + "".join(f"{cell(r['startup_s'], ' s'):>20}" for r in runs.values())
-          + "   (interpreter, imports: not in the totals)")
-    print(f"numba compilation (first call - warm): {runs['ours_first']['wall_s'] - runs['ours_warm']['wall_s']:.1f} s; "
-          f"buildings written: ours {runs['ours_warm']['buildings_written']:,}, baseline "
-          f"{runs['baseline']['buildings_written']:,}")
-    print("pixels where ours and the baseline differ (> 1e-6): "
-          + ", ".join(f"{k} {v:.2%}" for k, v in result["differing_pixels"].items()))
-    print("  (GDAL's approximate transformer picks another native pixel near pixel edges; spreading and blur "
-          "carry those differences into most wind-informed pixels)")
+        print(
+            f"{name:<14}"
+            + "".join(f"{cell(secs[k], ' s'):>20}" for k in runs)
+            + f"{ratio(secs['ours_warm'], secs['baseline']):>16}"
+        )
+    for key, label, unit in (
+        ("wall_s", "total wall", " s"),
+        ("cpu_s", "CPU", " s"),
+        ("peak_rss_gib", "peak RSS", " GiB"),
+    ):
+        print(
+            f"{label:<14}"
+            + "".join(f"{cell(r[key], unit):>20}" for r in runs.values())
+            + f"{ratio(runs['ours_warm'][key], runs['baseline'][key]):>16}"
+        )
+    print(
+        f"{'peak RSS in':<14}"
+        + "".join(f"{r['peak_step']:>20}" for r in runs.values())
+        + "   (that step or the unlabelled time just before it)"
+    )
+    print(
+        f"{'start-up':<14}"
+        + "".join(f"{cell(r['startup_s'], ' s'):>20}" for r in runs.values())
+        + "   (interpreter, imports: not in the totals)"
+    )
+    print(
+        f"numba compilation (first call - warm): {runs['ours_first']['wall_s'] - runs['ours_warm']['wall_s']:.1f} s; "
+        f"buildings written: ours {runs['ours_warm']['buildings_written']:,}, baseline "
+        f"{runs['baseline']['buildings_written']:,}"
+    )
+    print(
+        "pixels where ours and the baseline differ (> 1e-6): "
+        + ", ".join(f"{k} {v:.2%}" for k, v in result["differing_pixels"].items())
+    )
+    print(
+        "  (GDAL's approximate transformer picks another native pixel near pixel edges; spreading and blur "
+        "carry those differences into most wind-informed pixels)"
+    )
     quick = "; quick size, the targets are for a full-size region" if result["quick"] else ""
     print(f"\ntargets (warm run; meant for an idle 2-core machine: see the load average{quick}):")
     for t in result["targets"]:
         print(f"  {t['name']}: {t['value']:.2f} {t['unit']} {'PASS' if t['pass'] else 'MISS'}")
-    print(f"CONUS projection: {CONUS_REGIONS} regions at {runs['ours_warm']['wall_s']:.1f} s each, every worker "
-          f"{result['cores']} cores like this machine (no wait for commits, no input reads from S3):")
+    print(
+        f"CONUS projection: {CONUS_REGIONS} regions at {runs['ours_warm']['wall_s']:.1f} s each, every worker "
+        f"{result['cores']} cores like this machine (no wait for commits, no input reads from S3):"
+    )
     for p in result["projection"]:
         print(f"  N = {p['workers']:>3} workers: {p['regions_each']:>3} regions each, {p['hours']:.2f} h")
 

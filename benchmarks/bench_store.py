@@ -66,13 +66,17 @@ def sizes_s3(endpoint: str, url: str) -> Counter[str]:
     import boto3
 
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"])
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
     out: Counter[str] = Counter()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
         for obj in page.get("Contents", []):
-            out[obj["Key"][len(prefix) + 1:].split("/")[0]] += obj["Size"]
+            out[obj["Key"][len(prefix) + 1 :].split("/")[0]] += obj["Size"]
     return out
 
 
@@ -99,23 +103,41 @@ def land(workers: list[Worker], cfg: dict[str, Any], n_regions: int, spread_s: f
         snapshots |= set(out["snapshots"].values())
     total_s = time.perf_counter() - started
     landed = int(store.branch_view(cfg, grid).written.sum())
-    return {"total_s": total_s, "landed": landed, "failed": len(rids) - landed, "worker_errors": failed,
-            "regions_per_s": landed / total_s, "p50_s": float(np.percentile(seconds, 50)) if seconds else 0.0,
-            "p99_s": float(np.percentile(seconds, 99)) if seconds else 0.0, "commits": len(snapshots)}
+    return {
+        "total_s": total_s,
+        "landed": landed,
+        "failed": len(rids) - landed,
+        "worker_errors": failed,
+        "regions_per_s": landed / total_s,
+        "p50_s": float(np.percentile(seconds, 50)) if seconds else 0.0,
+        "p99_s": float(np.percentile(seconds, 99)) if seconds else 0.0,
+        "commits": len(snapshots),
+    }
 
 
 def run_storage(kind: str, pool: list[Worker], args: argparse.Namespace, tmp: Path, endpoint: str | None) -> None:
     base: dict[str, Any] | None = None
-    for shape, writers, spread in [("baseline", 1, 0.0), ("burst", args.writers, 0.0),
-                                   ("staggered", args.writers, args.spread)]:
+    for shape, writers, spread in [
+        ("baseline", 1, 0.0),
+        ("burst", args.writers, 0.0),
+        ("staggered", args.writers, args.spread),
+    ]:
         name = f"{kind}-{shape}"
-        section = {"url": str(tmp / f"{name}.icechunk")} if endpoint is None else s3_store_section(
-            endpoint, new_bucket(endpoint), prefix=name)
+        section = (
+            {"url": str(tmp / f"{name}.icechunk")}
+            if endpoint is None
+            else s3_store_section(endpoint, new_bucket(endpoint), prefix=name)
+        )
         n_regions = args.baseline_regions if shape == "baseline" else writers
         cfg = bench_config(section, n_regions)
         procs = pool[:1] if shape == "baseline" else pool[: min(PROCESSES, writers)]
-        row = {"storage": kind, "shape": shape, "writers": writers, "regions": n_regions,
-               **land(procs, cfg, n_regions, spread)}
+        row = {
+            "storage": kind,
+            "shape": shape,
+            "writers": writers,
+            "regions": n_regions,
+            **land(procs, cfg, n_regions, spread),
+        }
         url = cfg["store"]["url"]
         row["sizes"] = sizes_local(url) if endpoint is None else sizes_s3(endpoint, url)
         base = base or row
@@ -134,8 +156,11 @@ def print_row(row: dict[str, Any], base: dict[str, Any]) -> None:
         flush=True,
     )
     parts = "  ".join(f"{k} {sizes.get(k, 0) / 1e6:.2f} MB" for k in META_PARTS)
-    print(f"        metadata {meta / 1e6:.2f} MB = {meta / row['regions'] / 1e3:.1f} kB/region "
-          f"({meta / row['regions'] / max(base_meta, 1):.2f}x baseline per region): {parts}", flush=True)
+    print(
+        f"        metadata {meta / 1e6:.2f} MB = {meta / row['regions'] / 1e3:.1f} kB/region "
+        f"({meta / row['regions'] / max(base_meta, 1):.2f}x baseline per region): {parts}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with s3_env():
         pool = start_workers(PROCESSES)
-    print(f"started {len(pool)} writer processes in {time.perf_counter() - started:.1f} s (not timed below)", flush=True)
+    print(
+        f"started {len(pool)} writer processes in {time.perf_counter() - started:.1f} s (not timed below)", flush=True
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp, s3_env():
             if "local" in args.storage:

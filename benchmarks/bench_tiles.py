@@ -66,26 +66,65 @@ def main(argv: list[str]) -> int:
         write_conus(d / "conus.parquet", n)
         ours = measure(OURS, str(d / "conus.parquet"), str(d / "ours.pmtiles"))
         export = measure(EXPORT_CSV, str(d / "conus.parquet"), str(d / "in.csv"))
-        tip = measure_cmd([tippecanoe, "-q", "-f", "-zg", "--drop-densest-as-needed", "--extend-zooms-if-still-dropping",
-                           "-l", "buildings", "-o", str(d / "tippecanoe.pmtiles"), str(d / "in.csv")])
+        tip = measure_cmd(
+            [
+                tippecanoe,
+                "-q",
+                "-f",
+                "-zg",
+                "--drop-densest-as-needed",
+                "--extend-zooms-if-still-dropping",
+                "-l",
+                "buildings",
+                "-o",
+                str(d / "tippecanoe.pmtiles"),
+                str(d / "in.csv"),
+            ]
+        )
         base = {k: export[k] + tip[k] for k in ("wall_s", "cpu_s")} | {"rss_mb": max(export["rss_mb"], tip["rss_mb"])}
         extra = []
         if args.same_zooms:
-            z14 = measure_cmd([tippecanoe, "-q", "-f", "-Z0", "-z14", "--drop-densest-as-needed",
-                               "--extend-zooms-if-still-dropping", "-l", "buildings", "-o", str(d / "z14.pmtiles"),
-                               str(d / "in.csv")])
+            z14 = measure_cmd(
+                [
+                    tippecanoe,
+                    "-q",
+                    "-f",
+                    "-Z0",
+                    "-z14",
+                    "--drop-densest-as-needed",
+                    "--extend-zooms-if-still-dropping",
+                    "-l",
+                    "buildings",
+                    "-o",
+                    str(d / "z14.pmtiles"),
+                    str(d / "in.csv"),
+                ]
+            )
             extra = [("  tippecanoe -Z0 -z14 (same zooms as ours)", z14, d / "z14.pmtiles")]
-        rows = [("windrisk.tiles (freestiler, z0-14)", ours, d / "ours.pmtiles"),
-                ("  baseline: CSV export", export, None),
-                (f"  baseline: tippecanoe -zg (chose z{max_zoom_of(d / 'tippecanoe.pmtiles')})", tip, d / "tippecanoe.pmtiles"),
-                ("baseline total", base, None), *extra]
+        rows = [
+            ("windrisk.tiles (freestiler, z0-14)", ours, d / "ours.pmtiles"),
+            ("  baseline: CSV export", export, None),
+            (
+                f"  baseline: tippecanoe -zg (chose z{max_zoom_of(d / 'tippecanoe.pmtiles')})",
+                tip,
+                d / "tippecanoe.pmtiles",
+            ),
+            ("baseline total", base, None),
+            *extra,
+        ]
         for name, res, out in rows:
             size = f"{out.stat().st_size / 1e6:7.1f} MB" if out else ""
-            print(f"{name:44s} {n:>9,d} pts  {res['wall_s']:7.1f} s wall  {res['cpu_s']:7.1f} CPU-s  "
-                  f"{n / res['wall_s']:9,.0f} features/s  peak RSS {res['rss_mb']:6.0f} MB  {size}")
-        print(f"speed-up (baseline / ours): wall {base['wall_s'] / ours['wall_s']:.1f}x, CPU {base['cpu_s'] / ours['cpu_s']:.1f}x")
+            print(
+                f"{name:44s} {n:>9,d} pts  {res['wall_s']:7.1f} s wall  {res['cpu_s']:7.1f} CPU-s  "
+                f"{n / res['wall_s']:9,.0f} features/s  peak RSS {res['rss_mb']:6.0f} MB  {size}"
+            )
+        print(
+            f"speed-up (baseline / ours): wall {base['wall_s'] / ours['wall_s']:.1f}x, CPU {base['cpu_s'] / ours['cpu_s']:.1f}x"
+        )
         for _, res, _ in extra:
-            print(f"speed-up vs tippecanoe -Z0 -z14 (+ export): CPU {(res['cpu_s'] + export['cpu_s']) / ours['cpu_s']:.1f}x")
+            print(
+                f"speed-up vs tippecanoe -Z0 -z14 (+ export): CPU {(res['cpu_s'] + export['cpu_s']) / ours['cpu_s']:.1f}x"
+            )
     return 0
 
 

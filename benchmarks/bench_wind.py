@@ -90,8 +90,7 @@ def reference_composite(spreads: dict[str, np.ndarray], dist: np.ndarray) -> np.
 
     total = dist.sum(axis=0)
     ok = total > 0
-    return sum(spreads[d] * np.where(ok, dist[i] / np.where(ok, total, 1), np.nan)
-               for i, d in enumerate(DIRECTIONS))
+    return sum(spreads[d] * np.where(ok, dist[i] / np.where(ok, total, 1), np.nan) for i, d in enumerate(DIRECTIONS))
 
 
 def reference_blur(bp: np.ndarray, comp: np.ndarray, ksize: int) -> np.ndarray:
@@ -123,8 +122,19 @@ def child(which: str, shape: tuple[int, int], runs: int, out: str) -> None:
 
 
 def measure(which: str, shape: tuple[int, int], runs: int, out: Path) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", which, "--size", str(shape[0]), str(shape[1]),
-           "--runs", str(runs), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        which,
+        "--size",
+        str(shape[0]),
+        str(shape[1]),
+        "--runs",
+        str(runs),
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -143,20 +153,26 @@ def main(argv: list[str]) -> int:
         return 0
     mpx = shape[0] * shape[1] * args.runs / 1e6
     threads = os.cpu_count()
-    print(f"window {shape[0]} x {shape[1]} px, {args.runs} climate run(s): {mpx:.1f} Mpx; {threads} cores, "
-          "both sides use all of them (numba / OpenCV threads)")
+    print(
+        f"window {shape[0]} x {shape[1]} px, {args.runs} climate run(s): {mpx:.1f} Mpx; {threads} cores, "
+        "both sides use all of them (numba / OpenCV threads)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         res = {w: measure(w, shape, args.runs, Path(tmp) / f"{w}.npy") for w in ("reference", "fast")}
         a, b = np.load(Path(tmp) / "fast.npy"), np.load(Path(tmp) / "reference.npy")
     same_nan = bool(np.array_equal(np.isnan(a), np.isnan(b)))
     diff = float(np.nanmax(np.abs(a - b)))
     for name, r in res.items():
-        print(f"{name:>9}: {r['seconds']:8.2f} s wall  {mpx / r['seconds']:7.2f} Mpx/s  "
-              f"{r['cpu_s']:8.2f} s CPU (all threads)  peak RSS {r['peak_rss_gib']:.2f} GiB  "
-              f"(warm-up {r['warmup_s']:.1f} s, not counted)")
+        print(
+            f"{name:>9}: {r['seconds']:8.2f} s wall  {mpx / r['seconds']:7.2f} Mpx/s  "
+            f"{r['cpu_s']:8.2f} s CPU (all threads)  peak RSS {r['peak_rss_gib']:.2f} GiB  "
+            f"(warm-up {r['warmup_s']:.1f} s, not counted)"
+        )
     ratio = {k: res["reference"][k] / res["fast"][k] for k in ("seconds", "cpu_s")}
-    print(f"speed-up fast / reference: {ratio['seconds']:.2f}x wall, {ratio['cpu_s']:.2f}x CPU time "
-          f"(CPU time is the fairer figure on a shared machine)")
+    print(
+        f"speed-up fast / reference: {ratio['seconds']:.2f}x wall, {ratio['cpu_s']:.2f}x CPU time "
+        f"(CPU time is the fairer figure on a shared machine)"
+    )
     print(f"max |fast - reference| = {diff:.3g}; NaN masks equal: {same_nan}")
     ok = diff <= 1e-6 and same_nan
     return 0 if ok else 1

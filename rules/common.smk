@@ -12,7 +12,6 @@ from windrisk import codeversion, inputs
 from windrisk.config import data_region_ids, grid_from_config, resolve_config, selected_region_ids
 from windrisk.paths import RunPaths, produced_inputs
 
-
 min_version("9.0")
 
 CFG = resolve_config(config)
@@ -34,6 +33,7 @@ def code_version(script):
 def canonical(value):
     """``value`` with every mapping's keys sorted: params are compared as text, key order included."""
     return json.loads(json.dumps(value, sort_keys=True))
+
 
 GRID = grid_from_config(CFG)
 REGIONS = selected_region_ids(CFG, GRID, base_dir=Path(workflow.basedir))
@@ -120,7 +120,9 @@ def check_slurm_run():
     from windrisk import slurm
 
     problems = []
-    arrays = slurm.array_setting_error(workflow.executor_settings.array_jobs, version("snakemake-executor-plugin-slurm"))
+    arrays = slurm.array_setting_error(
+        workflow.executor_settings.array_jobs, version("snakemake-executor-plugin-slurm")
+    )
     if arrays:
         problems.append(arrays)
     jobs = [job for job in workflow.dag.needrun_jobs() if not job.is_local]

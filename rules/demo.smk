@@ -11,25 +11,22 @@ if "demo" in CFG:
         input:
             ancient(PATHS.store_template),
         output:
-            **{
-                name: directory(path) if name == "wind" else path
-                for name, path in demo_outputs(CFG).items()
-            },
-        # No code_version: a planned checkpoint hides every job behind it from a dry run, so any
-        # edit of the many modules demo.py imports would show this job alone. The files it made
-        # are inputs, followed by content; delete demo.dir to make them with new code.
-        params:
-            config=job_config("demo"),
-        threads: 1
-        resources:
-            # 379 MB peak, 55 s on the demo run (demo sizes of config/config.yaml).
-            mem_mb=2000,
-            runtime=30,
+            **{name: directory(path) if name == "wind" else path for name, path in demo_outputs(CFG).items()},
         log:
             PATHS.log("demo_inputs", "demo_inputs"),
         benchmark:
             PATHS.benchmark("demo_inputs", "demo_inputs")
         conda:
             ENV
+        threads: 1
+        resources:
+            # 379 MB peak, 55 s on the demo run (demo sizes of config/config.yaml).
+            mem_mb=2000,
+            runtime=30,
+        # No code_version: a planned checkpoint hides every job behind it from a dry run, so any
+        # edit of the many modules demo.py imports would show this job alone. The files it made
+        # are inputs, followed by content; delete demo.dir to make them with new code.
+        params:
+            config=job_config("demo"),
         script:
             "../scripts/demo_inputs.py"

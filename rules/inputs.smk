@@ -11,22 +11,22 @@
 rule check_inputs:
     output:
         PATHS.input_check_pattern,
-    params:
-        identities=lambda w: group_identity(w.group).identities,
-        data_regions=data_region_ids(CFG, GRID, base_dir=Path(workflow.basedir)),
+    log:
+        PATHS.log("check_inputs", "{group}-{digest}"),
+    benchmark:
+        PATHS.benchmark("check_inputs", "{group}-{digest}")
     # A bad input stays bad: a retry would only repeat the same message.
     retries: 0
+    conda:
+        ENV
     threads: 1
     resources:
         # The buildings check hashes every row's id in memory (CONUS: ~156 M rows) and local
         # rasters are scanned whole; no CONUS measurement (demo: 185 MB, 28 s).
         mem_mb=8000,
         runtime=120,
-    log:
-        PATHS.log("check_inputs", "{group}-{digest}"),
-    benchmark:
-        PATHS.benchmark("check_inputs", "{group}-{digest}")
-    conda:
-        ENV
+    params:
+        identities=lambda w: group_identity(w.group).identities,
+        data_regions=data_region_ids(CFG, GRID, base_dir=Path(workflow.basedir)),
     script:
         "../scripts/check_inputs.py"

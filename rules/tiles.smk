@@ -9,9 +9,12 @@ rule pmtiles:
         PATHS.conus_buildings,
     output:
         PATHS.pmtiles,
-    params:
-        tiles=canonical(CFG["tiles"]),
-        code_version=code_version("pmtiles"),
+    log:
+        PATHS.log("pmtiles", "pmtiles"),
+    benchmark:
+        PATHS.benchmark("pmtiles", "pmtiles")
+    conda:
+        ENV
     # bench_tiles.py, 1 M points: 6.6 s wall for 9.5 CPU-s (~1.4 cores busy), 607 MB peak; the
     # tiler holds at most 2 M rows at once (tiles.MAX_PARTITION_ROWS), so CONUS's ~156 M points
     # take ~17 min in about the same memory.
@@ -19,12 +22,9 @@ rule pmtiles:
     resources:
         mem_mb=by_attempt(4000),
         runtime=60,
-    log:
-        PATHS.log("pmtiles", "pmtiles"),
-    benchmark:
-        PATHS.benchmark("pmtiles", "pmtiles")
-    conda:
-        ENV
+    params:
+        tiles=canonical(CFG["tiles"]),
+        code_version=code_version("pmtiles"),
     script:
         "../scripts/pmtiles.py"
 
@@ -38,6 +38,17 @@ rule map_page:
     output:
         # vendor/ (the pinned MapLibre and pmtiles scripts) is copied beside the page.
         PATHS.map_page,
+    log:
+        PATHS.log("map_page", "map_page"),
+    benchmark:
+        PATHS.benchmark("map_page", "map_page")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        # Copies the page and its vendored scripts: 26 MB, 1 s on the demo run.
+        mem_mb=1000,
+        runtime=10,
     params:
         tiles=canonical(CFG["tiles"]),
         grid=canonical(CFG["grid"]),
@@ -45,16 +56,5 @@ rule map_page:
         # A new page template or vendored library rebuilds the page (params trigger).
         assets=assets_digest(),
         code_version=code_version("map_page"),
-    threads: 1
-    resources:
-        # Copies the page and its vendored scripts: 26 MB, 1 s on the demo run.
-        mem_mb=1000,
-        runtime=10,
-    log:
-        PATHS.log("map_page", "map_page"),
-    benchmark:
-        PATHS.benchmark("map_page", "map_page")
-    conda:
-        ENV
     script:
         "../scripts/map_page.py"

@@ -13,10 +13,12 @@ if "hourly" in CFG["inputs"]["wind"]:
             checked=input_check("hourly"),
         output:
             PATHS.wind_distribution,
-        params:
-            # The location comes from the workflow config in the script (not a rerun trigger).
-            speed_unit=CFG["inputs"]["wind"]["wind_speed_unit"],
-            code_version=code_version("wind_distribution"),
+        log:
+            PATHS.log("wind_distribution", "wind_distribution"),
+        benchmark:
+            PATHS.benchmark("wind_distribution", "wind_distribution")
+        conda:
+            ENV
         # With dask.cluster: local and dask.workers: 0, one Dask worker per thread; any other
         # cluster runs the work elsewhere and this job only drives it.
         threads: workflow.cores if CFG["dask"]["cluster"] == "local" else 1
@@ -27,12 +29,10 @@ if "hourly" in CFG["inputs"]["wind"]:
             # CONUS404: ~275 core-hours, ~17 h on 16 workers (benchmarks/README.md projection);
             # the demo's 720 h take ~1 min.
             runtime=24 * 60,
-        log:
-            PATHS.log("wind_distribution", "wind_distribution"),
-        benchmark:
-            PATHS.benchmark("wind_distribution", "wind_distribution")
-        conda:
-            ENV
+        params:
+            # The location comes from the workflow config in the script (not a rerun trigger).
+            speed_unit=CFG["inputs"]["wind"]["wind_speed_unit"],
+            code_version=code_version("wind_distribution"),
         script:
             "../scripts/wind_distribution.py"
 
@@ -40,37 +40,40 @@ if "hourly" in CFG["inputs"]["wind"]:
 rule store_template:
     output:
         PATHS.store_template,
-    # No code_version: wind_region reads the template as ancient(), and Snakemake does not evaluate
-    # the jobs that read a re-running job's output as ancient(), so a code edit re-running this job
-    # would hide the regions' own code change. The template, once made, is kept anyway.
-    params:
-        config=job_config("store"),
-    threads: 1
-    resources:
-        # Metadata only, the same at any grid size: 177 MB peak, 22 s on the demo run.
-        mem_mb=by_attempt(1000),
-        runtime=15,
     log:
         PATHS.log("store_template", "store_template"),
     benchmark:
         PATHS.benchmark("store_template", "store_template")
     conda:
         ENV
+    threads: 1
+    resources:
+        # Metadata only, the same at any grid size: 177 MB peak, 22 s on the demo run.
+        mem_mb=by_attempt(1000),
+        runtime=15,
+    # No code_version: wind_region reads the template as ancient(), and Snakemake does not evaluate
+    # the jobs that read a re-running job's output as ancient(), so a code edit re-running this job
+    # would hide the regions' own code change. The template, once made, is kept anyway.
+    params:
+        config=job_config("store"),
     script:
         "../scripts/store_template.py"
 
 
 rule wind_region:
     input:
+        **({"wind": PATHS.wind_distribution} if "hourly" in CFG["inputs"]["wind"] else {}),
         # ancient: re-creating the same template or re-checking the same inputs re-runs nothing.
         template=ancient(PATHS.store_template),
         checked=input_check("rasters"),
-        **({"wind": PATHS.wind_distribution} if "hourly" in CFG["inputs"]["wind"] else {}),
     output:
         PATHS.region_sentinel_pattern,
-    params:
-        config=job_config("store", "method"),
-        code_version=code_version("wind_region"),
+    log:
+        PATHS.log("wind_region"),
+    benchmark:
+        PATHS.benchmark("wind_region")
+    conda:
+        ENV
     # A full region: ~1-2 min on 2 cores (numba), peak RSS <= 3 GiB (bench_wind.py: 2.17 GiB for
     # one climate run of 6,980 x 5,480 px); smaller regions scaled down (demo: 1 thread, ~300 MB).
     threads: region_threads(CFG, 2)
@@ -79,11 +82,8 @@ rule wind_region:
         # The computation plus the wait for the group commit (bench_store.py: p99 write-to-proof
         # 30 s locally, up to ~8 min with 200 writers on a slow S3 endpoint).
         runtime=30,
-    log:
-        PATHS.log("wind_region"),
-    benchmark:
-        PATHS.benchmark("wind_region")
-    conda:
-        ENV
+    params:
+        config=job_config("store", "method"),
+        code_version=code_version("wind_region"),
     script:
         "../scripts/wind_region.py"

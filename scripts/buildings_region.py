@@ -10,6 +10,7 @@ with job_logging(sm) as log:
     rid = sm.wildcards.region_id
     cfg = for_job(resolve_config(sm.config), sm.params.config)
     census = read_check(sm.input.checked)["inputs"]["buildings"]["summary"]
-    account = write_region_buildings(cfg, rid, sm.input.sentinel, sm.output[0], location=cfg["inputs"]["buildings"],
-                                     census=census)
+    account = write_region_buildings(
+        cfg, rid, sm.input.sentinel, sm.output[0], location=cfg["inputs"]["buildings"], census=census
+    )
     log.info("region %s: %s", rid, account)

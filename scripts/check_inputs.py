@@ -6,5 +6,11 @@ from windrisk.io import job_logging
 
 sm = snakemake  # noqa: F821
 with job_logging(sm):
-    run_check(resolve_config(sm.config), sm.wildcards.group, sm.wildcards.digest, sm.params.identities,
-              sm.params.data_regions, target=sm.output[0])
+    run_check(
+        resolve_config(sm.config),
+        sm.wildcards.group,
+        sm.wildcards.digest,
+        sm.params.identities,
+        sm.params.data_regions,
+        target=sm.output[0],
+    )

@@ -6,5 +6,11 @@ from windrisk.tiles import build_pmtiles
 sm = snakemake  # noqa: F821
 with job_logging(sm) as log:
     plan = build_pmtiles(sm.input[0], sm.output[0], sm.params.tiles)
-    log.info("%d buildings tiled: drop rates %s (high) %s (low), split zoom %d, %d partitions",
-             plan.n_rows, plan.high_rate, plan.low_rate, plan.split_zoom, plan.n_partitions)
+    log.info(
+        "%d buildings tiled: drop rates %s (high) %s (low), split zoom %d, %d partitions",
+        plan.n_rows,
+        plan.high_rate,
+        plan.low_rate,
+        plan.split_zoom,
+        plan.n_partitions,
+    )

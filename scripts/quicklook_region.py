@@ -11,5 +11,10 @@ if TYPE_CHECKING:  # Snakemake defines `snakemake` in the script's preamble
 
 with job_logging(snakemake):
     config = snakemake.params.config
-    quicklook_region(config, RegionGrid.from_config(config["grid"]), snakemake.wildcards.region_id,
-                     snakemake.input[0], snakemake.output[0])
+    quicklook_region(
+        config,
+        RegionGrid.from_config(config["grid"]),
+        snakemake.wildcards.region_id,
+        snakemake.input[0],
+        snakemake.output[0],
+    )

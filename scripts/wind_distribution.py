@@ -11,5 +11,10 @@ if __name__ == "__main__":  # Dask's spawned worker processes re-import this fil
         # From config, not params: where the work runs, or where the unchanged input now lives, must
         # not make Snakemake re-run the rule (the input's identity is in the check file's name).
         config = resolve_config(sm.config)
-        wind_distribution(config["inputs"]["wind"]["hourly"], sm.output[0], dask_settings=config["dask"],
-                          speed_unit=sm.params.speed_unit, threads=sm.threads)
+        wind_distribution(
+            config["inputs"]["wind"]["hourly"],
+            sm.output[0],
+            dask_settings=config["dask"],
+            speed_unit=sm.params.speed_unit,
+            threads=sm.threads,
+        )

@@ -41,8 +41,12 @@ PROVENANCE = {"code_version": "test", "config_hash": "0" * 64, "inputs": {"demo"
 
 def small_config(store_section: dict[str, Any], chunks: int = 32) -> dict[str, Any]:
     """A store-only config on the test grid: 4 x 5 regions, 16 x 20 with ``chunks=8``."""
-    section = {"branch": "main", "reconcile_sentinels": True,
-               "commit": {"patience_s": 600.0, "poll_max_s": 2.0, "lease_ttl_s": 30.0}, "gc": {"safety_window_s": 0}}
+    section = {
+        "branch": "main",
+        "reconcile_sentinels": True,
+        "commit": {"patience_s": 600.0, "poll_max_s": 2.0, "lease_ttl_s": 30.0},
+        "gc": {"safety_window_s": 0},
+    }
     section.update(store_section)
     return {"run_name": "test", "grid": {**SMALL_GRID, "chunks": [chunks, chunks]}, "store": section}
 
@@ -63,8 +67,7 @@ def region_chunk_ids(config: dict[str, Any], grid: RegionGrid, rid: str) -> dict
     """Variable → id of the chunk object holding region ``rid`` at the branch tip (stored ones only)."""
     session = store.open_repo(config).readonly_session(branch=store.branch_of(config))
     index = grid.chunk_index(rid)
-    return {name: cid for name in VARIABLES
-            for at, cid in sync(store._native_chunk_refs(session, name)) if at == index}
+    return {name: cid for name in VARIABLES for at, cid in sync(store._native_chunk_refs(session, name)) if at == index}
 
 
 def delete_chunk(config: dict[str, Any], chunk_id: str) -> None:

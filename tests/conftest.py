@@ -21,10 +21,15 @@ CONUS_CONFIG = REPO / "config" / "conus.yaml"
 def snakemake_cmd(workdir: Path, *args: str, configfile: Path = DEMO_CONFIG) -> list[str]:
     """The command running this repository's workflow in ``workdir`` (outputs land there)."""
     return [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(configfile),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
         *args,
     ]
 

@@ -52,7 +52,9 @@ def test_edge_and_corner_centroids_land_in_exactly_one_region(tmp_path: Path) ->
 
 def test_outer_edges_and_outside_points(tmp_path: Path) -> None:
     left, bottom, right, top = GRID.window_bounds(GRID.full_window)
-    ids = write_footprints(tmp_path / "b.parquet", [(left, bottom), (right, top), (right - 1e-9, top - 1e-9), (left - 1, 38)])
+    ids = write_footprints(
+        tmp_path / "b.parquet", [(left, bottom), (right, top), (right - 1e-9, top - 1e-9), (left - 1, 38)]
+    )
     tables = all_regions(tmp_path / "b.parquet")
     owner = {i: rid for rid, t in tables.items() for i in t.column("id").to_pylist()}
     assert owner == {ids[0]: "y0_x0", ids[2]: "y1_x1"}  # the top/right outer edge is outside
@@ -63,7 +65,10 @@ def test_candidate_filter_prunes_row_groups(tmp_path: Path) -> None:
     centres = list(zip(rng.uniform(-122.9, -119.1, 400), rng.uniform(37.1, 40.9, 400), strict=True))
     write_footprints(tmp_path / "b.parquet", centres, row_group_size=25)
     total = pq.ParquetFile(tmp_path / "b.parquet").metadata.num_row_groups
-    read = {rid: len(b.candidate_fragments(str(tmp_path / "b.parquet"), GRID.region_bounds(rid))[0]) for rid in GRID.all_region_ids}
+    read = {
+        rid: len(b.candidate_fragments(str(tmp_path / "b.parquet"), GRID.region_bounds(rid))[0])
+        for rid in GRID.all_region_ids
+    }
     assert total == 16
     assert all(0 < n < total for n in read.values()), read
     assert max(read.values()) <= 0.6 * total  # a region reads about its share
@@ -89,8 +94,23 @@ def test_values_are_read_at_the_centroid_pixel(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rps", "expected"),
     [
-        (0.0, 0), (-1e-6, 0), (1e-9, 1), (0.01, 1), (0.0100001, 2), (0.02, 2), (0.035, 3), (0.036, 4),
-        (0.06, 4), (0.1, 5), (0.2, 6), (0.5, 7), (1.0, 8), (3.0, 9), (3.0001, 10), (100.0, 10), (250.0, 10),
+        (0.0, 0),
+        (-1e-6, 0),
+        (1e-9, 1),
+        (0.01, 1),
+        (0.0100001, 2),
+        (0.02, 2),
+        (0.035, 3),
+        (0.036, 4),
+        (0.06, 4),
+        (0.1, 5),
+        (0.2, 6),
+        (0.5, 7),
+        (1.0, 8),
+        (3.0, 9),
+        (3.0001, 10),
+        (100.0, 10),
+        (250.0, 10),
     ],
 )
 def test_score_bins_are_closed_on_the_right(rps: float, expected: int) -> None:
@@ -154,7 +174,9 @@ def test_empty_region_writes_a_valid_empty_file(tmp_path: Path) -> None:
 
 
 def test_input_without_covering_is_rejected_with_a_fix(tmp_path: Path) -> None:
-    gpd.GeoDataFrame({"id": ["a"]}, geometry=[shapely.box(-122, 38, -121.9, 38.1)], crs=4326).to_parquet(tmp_path / "b.parquet")
+    gpd.GeoDataFrame({"id": ["a"]}, geometry=[shapely.box(-122, 38, -121.9, 38.1)], crs=4326).to_parquet(
+        tmp_path / "b.parquet"
+    )
     with pytest.raises(ValueError, match="no bbox covering column.*write_covering_bbox=True"):
         b.region_buildings(str(tmp_path / "b.parquet"), GRID, "y0_x0", constant_arrays())
 
@@ -172,15 +194,30 @@ def raw_buildings(path: Path, rows: list[tuple[str | None, bytes | None, tuple[f
     import pyarrow as pa
 
     bbox_type = pa.struct([(k, pa.float64()) for k in ("xmin", "ymin", "xmax", "ymax")])
-    table = pa.table({
-        "id": pa.array([r[0] for r in rows], pa.string()),
-        "geometry": pa.array([r[1] for r in rows], pa.binary()),
-        "bbox": pa.array([None if r[2] is None else dict(zip(("xmin", "ymin", "xmax", "ymax"), r[2], strict=True))
-                          for r in rows], bbox_type),
-    })
-    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {
-        "encoding": "WKB", "geometry_types": ["Polygon"],
-        "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}}}}}
+    table = pa.table(
+        {
+            "id": pa.array([r[0] for r in rows], pa.string()),
+            "geometry": pa.array([r[1] for r in rows], pa.binary()),
+            "bbox": pa.array(
+                [
+                    None if r[2] is None else dict(zip(("xmin", "ymin", "xmax", "ymax"), r[2], strict=True))
+                    for r in rows
+                ],
+                bbox_type,
+            ),
+        }
+    )
+    geo = {
+        "version": "1.1.0",
+        "primary_column": "geometry",
+        "columns": {
+            "geometry": {
+                "encoding": "WKB",
+                "geometry_types": ["Polygon"],
+                "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}},
+            }
+        },
+    }
     pq.write_table(table.replace_schema_metadata({"geo": json.dumps(geo)}), path, row_group_size=3)
     return path
 
@@ -195,18 +232,18 @@ def test_defects_are_dropped_counted_and_reconciled(tmp_path: Path) -> None:
     nan_poly = shapely.to_wkb(shapely.Polygon([(-122.5, 37.5), (float("nan"), 37.6), (-122.4, 37.5)]))
     rows = [
         box_row("ok1", -122.5, 37.5),
-        box_row(None, -122.5, 37.4),                                   # null id
-        ("nullgeom", None, (-122.6, 37.4, -122.5, 37.5)),              # null geometry, bbox in y0_x0
-        ("nothing", None, None),                                       # no location at all
+        box_row(None, -122.5, 37.4),  # null id
+        ("nullgeom", None, (-122.6, 37.4, -122.5, 37.5)),  # null geometry, bbox in y0_x0
+        ("nothing", None, None),  # no location at all
         ("corrupt", b"\x01\x07\x00\x00", (-122.6, 37.4, -122.5, 37.5)),  # unparseable WKB
         ("empty", shapely.to_wkb(shapely.Polygon()), (-122.6, 37.4, -122.5, 37.5)),
         ("nan", nan_poly, (-122.6, 37.4, -122.5, 37.5)),
-        ("bowtie", shapely.to_wkb(bowtie), shapely.bounds(bowtie)),     # invalid: kept, repaired
-        box_row("dup", -122.5, 37.3),                                  # same id, same shape: once
+        ("bowtie", shapely.to_wkb(bowtie), shapely.bounds(bowtie)),  # invalid: kept, repaired
+        box_row("dup", -122.5, 37.3),  # same id, same shape: once
         box_row("dup", -122.5, 37.3),
-        box_row("dup2", -122.2, 37.3),                                 # same id, other shapes
-        box_row("dup2", -120.5, 38.5),                                 # ... in another region
-        box_row("far", -100.0, 37.0),                                  # outside the grid
+        box_row("dup2", -122.2, 37.3),  # same id, other shapes
+        box_row("dup2", -120.5, 38.5),  # ... in another region
+        box_row("far", -100.0, 37.0),  # outside the grid
     ]
     path = raw_buildings(tmp_path / "b.parquet", rows)
     found, census = b.census_problems(str(path), GRID, list(GRID.all_region_ids), max_dropped_fraction=1.0)
@@ -217,8 +254,14 @@ def test_defects_are_dropped_counted_and_reconciled(tmp_path: Path) -> None:
     written = sorted(i for t in tables.values() for i in t.column("id").to_pylist())
     assert written == ["bowtie", "dup", "dup2", "ok1"]
     account = b.region_account(tables["y0_x0"].schema)
-    assert account["dropped"] == {"null_id": 1, "null_geometry": 1, "unparseable_wkb": 1, "empty_geometry": 1,
-                                  "nan_coordinates": 1, "duplicate_id": 1}
+    assert account["dropped"] == {
+        "null_id": 1,
+        "null_geometry": 1,
+        "unparseable_wkb": 1,
+        "empty_geometry": 1,
+        "nan_coordinates": 1,
+        "duplicate_id": 1,
+    }
     assert account["repaired_invalid"] == 1 and account["rows_owned"] == census["regions"]["y0_x0"]["rows"]
     assert b.region_account(tables["y0_x1"].schema)["dropped"]["duplicate_id"] == 1  # dup2's second shape
     # Too many drops for the limit: one message with the reasons and example ids.
@@ -229,20 +272,27 @@ def test_defects_are_dropped_counted_and_reconciled(tmp_path: Path) -> None:
 
 def test_a_wrong_covering_is_an_error(tmp_path: Path) -> None:
     key, wkb, _ = box_row("moved", -122.5, 37.5)
-    path = raw_buildings(tmp_path / "b.parquet", [box_row("ok", -122.4, 37.4), (key, wkb, (-121.0, 38.0, -120.9, 38.1))])
+    path = raw_buildings(
+        tmp_path / "b.parquet", [box_row("ok", -122.4, 37.4), (key, wkb, (-121.0, 38.0, -120.9, 38.1))]
+    )
     [message] = b.census_problems(str(path), GRID, list(GRID.all_region_ids), max_dropped_fraction=1.0)[0]
     assert "for 1 rows the bbox covering does not contain the footprint's centroid" in message
     assert "['moved']" in message and "write_covering_bbox=True" in message
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    (lambda t, geo: (t.drop_columns(["geometry"]), geo), "names geometry column 'geometry', which the file lacks"),
-    (lambda t, geo: (t, None), "it is not GeoParquet"),
-    (lambda t, geo: (t.drop_columns(["id"]), geo), "no 'id' column"),
-    (lambda t, geo: (t, {**geo, "columns": {"geometry": {"encoding": "WKB"}}}), "no bbox covering column"),
-    (lambda t, geo: (t, {**geo, "columns": {"geometry": {**geo["columns"]["geometry"], "crs": "EPSG:5070"}}}),
-     "not EPSG:4326"),
-])
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda t, geo: (t.drop_columns(["geometry"]), geo), "names geometry column 'geometry', which the file lacks"),
+        (lambda t, geo: (t, None), "it is not GeoParquet"),
+        (lambda t, geo: (t.drop_columns(["id"]), geo), "no 'id' column"),
+        (lambda t, geo: (t, {**geo, "columns": {"geometry": {"encoding": "WKB"}}}), "no bbox covering column"),
+        (
+            lambda t, geo: (t, {**geo, "columns": {"geometry": {**geo["columns"]["geometry"], "crs": "EPSG:5070"}}}),
+            "not EPSG:4326",
+        ),
+    ],
+)
 def test_unusable_building_files_are_named_with_a_fix(tmp_path: Path, change, words: str) -> None:
     write_footprints(tmp_path / "good.parquet", [(-122.5, 37.5)])
     table = pq.read_table(tmp_path / "good.parquet")

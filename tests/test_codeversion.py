@@ -22,7 +22,7 @@ from windrisk.codeversion import PackageCode, stage_version
 FILES = {
     "pkg/__init__.py": "",
     "pkg/a.py": '"""Module a."""\nimport os\n\nfrom pkg import b\n\n\ndef f():\n'
-                '    """Lazy."""\n    from pkg.c import thing  # at call time\n\n    return thing + os.sep\n',
+    '    """Lazy."""\n    from pkg.c import thing  # at call time\n\n    return thing + os.sep\n',
     "pkg/b.py": "from pkg.a import f\n",
     "pkg/c.py": "import numpy\n\nimport pkg.sub.e\n\nthing = 1\n",
     "pkg/sub/__init__.py": "",
@@ -138,6 +138,12 @@ def test_an_install_without_the_workflow_scripts_knows_the_wind_version(tmp_path
     site = tmp_path / "site-packages"
     shutil.copytree(Path(codeversion.__file__).parent, site / "windrisk", ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(site)}
-    got = subprocess.run([sys.executable, "-c", "from windrisk import codeversion; print(codeversion.wind_version())"],
-                         env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    got = subprocess.run(
+        [sys.executable, "-c", "from windrisk import codeversion; print(codeversion.wind_version())"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert got == stage_version(REPO / "scripts" / f"{codeversion.WIND_STAGE}.py")

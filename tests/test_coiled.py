@@ -85,18 +85,25 @@ def calls(env: dict[str, str]) -> list[dict]:
 def run_script(name: str, *args: str, env: dict[str, str], cwd: Path | None = None):
     return subprocess.run(
         [sys.executable, str(SCRIPTS / f"{name}.py"), *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
     )
 
 
 def jobscript(tmp_path: Path, configfile: Path) -> Path:
     """A jobscript as cluster-generic writes it in no-shared-fs mode (secrets in `export`)."""
     path = tmp_path / "snakejob.regions.sh"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         # properties = {{"type": "group", "groupid": "regions", "threads": 4, "resources": {{"mem_mb": 16000}}}}
         export SNAKEMAKE_STORAGE_S3_ACCESS_KEY='AKIAEXAMPLE' SNAKEMAKE_STORAGE_S3_SECRET_KEY='{SECRET}' && python -m snakemake --deploy-sources s3://b/p/src.tar.xz abc && python -m snakemake --snakefile 'Snakefile' --target-jobs 'wind_region:region_id=y0_x0' --configfiles '{configfile}' --mode 'remote' && exit 0 || exit 1
-        """))
+        """)
+    )
     return path
 
 
@@ -148,7 +155,10 @@ rule one:
     ],
 )
 def test_real_jobscripts_keep_secrets_out_in_every_shared_fs_mode(
-    tmp_path: Path, fake_coiled: dict[str, str], s3_endpoint: str, usage: list[str],
+    tmp_path: Path,
+    fake_coiled: dict[str, str],
+    s3_endpoint: str,
+    usage: list[str],
 ) -> None:
     """cluster-generic writes a real jobscript in each `shared-fs-usage` mode and runs the real
     submit.py on it (Coiled is the stand-in): secrets go only to `secret_env`, never to the command,
@@ -157,19 +167,45 @@ def test_real_jobscripts_keep_secrets_out_in_every_shared_fs_mode(
 
     (tmp_path / "Snakefile").write_text(TINY_SNAKEFILE)
     env = {
-        **fake_coiled, "WINDRISK_TEST_TOKEN": "tok-" + SECRET, "SNAKEMAKE_STORAGE_S3_SECRET_KEY": SECRET,
+        **fake_coiled,
+        "WINDRISK_TEST_TOKEN": "tok-" + SECRET,
+        "SNAKEMAKE_STORAGE_S3_SECRET_KEY": SECRET,
         "SNAKEMAKE_STORAGE_S3_ACCESS_KEY": "AKIAEXAMPLE",
         "FAKE_COILED_STATUS": json.dumps({"tasks": [{"state": "error"}]}),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(tmp_path / "Snakefile"), "-d", str(tmp_path), "-j1",
-         "--workflow-profile", "none", "--executor", "cluster-generic",
-         "--cluster-generic-submit-cmd", f"{sys.executable} {SCRIPTS / 'submit.py'}",
-         "--cluster-generic-status-cmd", f"{sys.executable} {SCRIPTS / 'status.py'}",
-         "--seconds-between-status-checks", "1", "--default-storage-provider", "s3",
-         "--default-storage-prefix", f"s3://{new_bucket(s3_endpoint)}/run",
-         "--storage-s3-endpoint-url", s3_endpoint, *(["--shared-fs-usage", *usage] if usage else [])],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(tmp_path / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-j1",
+            "--workflow-profile",
+            "none",
+            "--executor",
+            "cluster-generic",
+            "--cluster-generic-submit-cmd",
+            f"{sys.executable} {SCRIPTS / 'submit.py'}",
+            "--cluster-generic-status-cmd",
+            f"{sys.executable} {SCRIPTS / 'status.py'}",
+            "--seconds-between-status-checks",
+            "1",
+            "--default-storage-provider",
+            "s3",
+            "--default-storage-prefix",
+            f"s3://{new_bucket(s3_endpoint)}/run",
+            "--storage-s3-endpoint-url",
+            s3_endpoint,
+            *(["--shared-fs-usage", *usage] if usage else []),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     out = proc.stdout + proc.stderr
     runs = [c for c in calls(env) if c["call"] == "run"]
@@ -184,10 +220,13 @@ def test_real_jobscripts_keep_secrets_out_in_every_shared_fs_mode(
 
 
 def test_keep_going_is_added_only_to_the_jobs_own_snakemake_call() -> None:
-    command = ("python -m snakemake --deploy-sources s3://b/src.tar.xz abc && "
-               "python -m snakemake --snakefile 'Snakefile' --target-jobs 'a:r=1' 'a:r=2' && exit 0 || exit 1")
+    command = (
+        "python -m snakemake --deploy-sources s3://b/src.tar.xz abc && "
+        "python -m snakemake --snakefile 'Snakefile' --target-jobs 'a:r=1' 'a:r=2' && exit 0 || exit 1"
+    )
     assert cb.with_keep_going(command) == command.replace(
-        "&& python -m snakemake --snakefile", "&& python -m snakemake --keep-going --snakefile")
+        "&& python -m snakemake --snakefile", "&& python -m snakemake --keep-going --snakefile"
+    )
     assert cb.with_keep_going(cb.with_keep_going(command)) == cb.with_keep_going(command)
 
 
@@ -220,17 +259,39 @@ def test_run_options_vm_type_wins_and_memory_is_rounded_up() -> None:
     assert opts == {"name": "n", "region": "us-west-2", "software": "env", "cpu": 2, "memory": "5 GiB"}
     vm = cb.CoiledSettings(container="img", vm_type="m7i.2xlarge")
     opts = cb.run_options(vm, name=None, cpu=2, memory_mb=5000, secret_env={"K": "v"}, forward_aws_credentials=True)
-    assert opts == {"container": "img", "vm_type": ["m7i.2xlarge"], "secret_env": {"K": "v"}, "forward_aws_credentials": True}
+    assert opts == {
+        "container": "img",
+        "vm_type": ["m7i.2xlarge"],
+        "secret_env": {"K": "v"},
+        "forward_aws_credentials": True,
+    }
     with pytest.raises(cb.CoiledBatchError, match="not both"):
-        cb.run_options(cb.CoiledSettings(software="a", container="b"), name=None, cpu=None,
-                       memory_mb=None, secret_env={}, forward_aws_credentials=False)
+        cb.run_options(
+            cb.CoiledSettings(software="a", container="b"),
+            name=None,
+            cpu=None,
+            memory_mb=None,
+            secret_env={},
+            forward_aws_credentials=False,
+        )
 
 
 def test_submit_prints_only_the_job_id_and_keeps_secrets_out(tmp_path: Path, fake_coiled: dict[str, str]) -> None:
     js = jobscript(tmp_path, CONUS_CONFIG)
     env = {**fake_coiled, "MY_TOKEN": "tok-" + SECRET}
-    proc = run_script("submit", "--name", "windrisk-GROUP-1", "--cpu", "4", "--memory-mb", "16000",
-                      "--secret-env", "MY_TOKEN", str(js), env=env)
+    proc = run_script(
+        "submit",
+        "--name",
+        "windrisk-GROUP-1",
+        "--cpu",
+        "4",
+        "--memory-mb",
+        "16000",
+        "--secret-env",
+        "MY_TOKEN",
+        str(js),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "123\n"  # the cluster id, alone: cluster-generic takes the first line
     assert SECRET not in proc.stdout + proc.stderr
@@ -312,8 +373,14 @@ def test_coiled_profile_dry_run_on_conus(tmp_path: Path) -> None:
         bucket = new_bucket(endpoint)
         env = {**S3_ENV, "WINDRISK_S3_PREFIX": f"s3://{bucket}/run"}
         proc = run_snakemake(
-            tmp_path, "--profile", str(REPO / "profiles" / "coiled"), "-n",
-            "--storage-s3-endpoint-url", endpoint, configfile=configfile, env=env,
+            tmp_path,
+            "--profile",
+            str(REPO / "profiles" / "coiled"),
+            "-n",
+            "--storage-s3-endpoint-url",
+            endpoint,
+            configfile=configfile,
+            env=env,
         )
     out = proc.stdout + proc.stderr
     assert "Using profiles" in out and "profiles/coiled" in out
@@ -321,8 +388,11 @@ def test_coiled_profile_dry_run_on_conus(tmp_path: Path) -> None:
     assert stats["wind_region"] == 2 and stats["buildings_region"] == 2, out[-3000:]
     # Every rule with a job per region runs in the one region group; an ungrouped one would
     # start one Coiled cluster per region (405 on CONUS).
-    per_region = {rule for rule, block in re.findall(r"rule (\w+):\n(.*?)\n\n", out, re.DOTALL)
-                  if "wildcards: region_id=" in block}
+    per_region = {
+        rule
+        for rule, block in re.findall(r"rule (\w+):\n(.*?)\n\n", out, re.DOTALL)
+        if "wildcards: region_id=" in block
+    }
     groups = yaml.safe_load((REPO / "profiles" / "coiled" / "profile.yaml").read_text())["groups"]
     assert per_region >= {"wind_region", "buildings_region", "report_region"}, out[-3000:]
     assert {groups.get(rule) for rule in per_region} == {"regions"}, per_region

@@ -26,13 +26,19 @@ def test_difference_stats_by_hand() -> None:
 
 
 def test_score_changes_count_values_and_nulls() -> None:
-    grid = RegionGrid.from_config({"crs": "EPSG:4326", "transform": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
-                                   "shape": [2, 2], "chunks": [2, 2]})
+    grid = RegionGrid.from_config(
+        {"crs": "EPSG:4326", "transform": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0], "shape": [2, 2], "chunks": [2, 2]}
+    )
     x, y = np.array([0.5, 1.5, 0.5, 1.5]), np.array([0.5, 0.5, 1.5, 1.5])  # one building per pixel
     stored = np.array([[0.005, 0.03], [np.nan, 2.0]], dtype=np.float32)  # scores 1, 3, null, 9
     other = np.array([[0.005, 0.04], [0.5, np.nan]], dtype=np.float32)  # scores 1, 4, 7, null
-    table = pa.table({"geometry": buildings.point_array(x, y), "score_2011": buildings.score(stored[[0, 0, 1, 1], [0, 1, 0, 1]]),
-                      "score_2047": buildings.score(stored[[0, 0, 1, 1], [0, 1, 0, 1]])})
+    table = pa.table(
+        {
+            "geometry": buildings.point_array(x, y),
+            "score_2011": buildings.score(stored[[0, 0, 1, 1], [0, 1, 0, 1]]),
+            "score_2047": buildings.score(stored[[0, 0, 1, 1], [0, 1, 0, 1]]),
+        }
+    )
     out = compare.score_changes(table, grid, "y0_x0", {"rps_2011": other, "rps_2047": stored})
     assert out == {"buildings": 4, "score_2011_changed": 3, "score_2047_changed": 0}
 

@@ -91,7 +91,10 @@ def test_defaults_come_from_the_schema_and_only_where_absent() -> None:
     commit = schema()["properties"]["store"]["properties"]["commit"]["properties"]
     settings = commit_settings(cfg)
     assert (settings.patience_s, settings.poll_max_s, settings.lease_ttl_s) == (
-        commit["patience_s"]["default"], commit["poll_max_s"]["default"], commit["lease_ttl_s"]["default"])
+        commit["patience_s"]["default"],
+        commit["poll_max_s"]["default"],
+        commit["lease_ttl_s"]["default"],
+    )
     assert settings.heartbeat_s == 15.0  # a quarter of the gc window that was set
     assert cfg["tiles"] == {"layer": "buildings", "min_zoom": 0, "max_zoom": 14}
     assert cfg["method"] == {"compat": None} and "demo" not in cfg

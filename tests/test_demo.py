@@ -45,9 +45,7 @@ def small_config(workdir: Path, seed: int) -> dict[str, Any]:
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(path)
     inputs = cfg["inputs"]
-    inputs["burn_probability"] = {
-        k: str(workdir / v) for k, v in inputs["burn_probability"].items()
-    }
+    inputs["burn_probability"] = {k: str(workdir / v) for k, v in inputs["burn_probability"].items()}
     for key in ("crps", "rps", "buildings"):
         inputs[key] = str(workdir / inputs[key])
     inputs["wind"]["hourly"] = str(workdir / inputs["wind"]["hourly"])
@@ -71,9 +69,7 @@ def via_snakemake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     """Inputs made by the demo_inputs rule (through scripts/demo_inputs.py)."""
     workdir = tmp_path_factory.mktemp("demo_sm")
     cfg = small_config(workdir, seed=7)
-    run_snakemake(
-        workdir, "--cores", "1", "demo_inputs", configfile=workdir / "config.yaml", timeout=300
-    )
+    run_snakemake(workdir, "--cores", "1", "demo_inputs", configfile=workdir / "config.yaml", timeout=300)
     return workdir, cfg
 
 
@@ -90,9 +86,7 @@ def grid(demo: tuple[Path, dict[str, Any]]) -> RegionGrid:
     return grid_from_config(demo[1])
 
 
-def test_same_seed_gives_identical_bytes(
-    via_snakemake: tuple[Path, dict], demo: tuple[Path, dict]
-) -> None:
+def test_same_seed_gives_identical_bytes(via_snakemake: tuple[Path, dict], demo: tuple[Path, dict]) -> None:
     a, b = file_bytes(via_snakemake[0] / "resources"), file_bytes(demo[0] / "resources")
     assert len(a) > 10 and sorted(a) == sorted(b)
     assert [name for name in a if a[name] != b[name]] == []
@@ -107,8 +101,7 @@ def test_different_seed_gives_different_files(tmp_path: Path, demo: tuple[Path, 
         other = paths_of(demo[1])[key]
         if key == "wind":
             assert (
-                Path(path, "T2", "c", "0", "0", "0").read_bytes()
-                != Path(other, "T2", "c", "0", "0", "0").read_bytes()
+                Path(path, "T2", "c", "0", "0", "0").read_bytes() != Path(other, "T2", "c", "0", "0", "0").read_bytes()
             )
         else:
             assert Path(path).read_bytes() != Path(other).read_bytes(), key
@@ -165,9 +158,7 @@ def land_zero_shares(bp: np.ndarray, grid: RegionGrid) -> dict[str, float]:
     return shares
 
 
-def test_non_burnable_share_is_realistic_and_varies_by_region(
-    bp_on_grid: np.ndarray, grid: RegionGrid
-) -> None:
+def test_non_burnable_share_is_realistic_and_varies_by_region(bp_on_grid: np.ndarray, grid: RegionGrid) -> None:
     land = np.isfinite(bp_on_grid)
     assert 0.25 <= (bp_on_grid[land] == 0).mean() <= 0.5
     shares = land_zero_shares(bp_on_grid, grid)
@@ -207,9 +198,7 @@ def test_rps_is_bp_times_crps(demo: tuple[Path, dict]) -> None:
     np.testing.assert_allclose(rps, bp30 * crps, rtol=1e-6)
 
 
-def test_ocean_regions_are_nodata_in_every_raster(
-    demo: tuple[Path, dict], grid: RegionGrid
-) -> None:
+def test_ocean_regions_are_nodata_in_every_raster(demo: tuple[Path, dict], grid: RegionGrid) -> None:
     paths = paths_of(demo[1])
     for key, name in RASTER_KEYS.items():
         for rid in grid.all_region_ids:
@@ -229,10 +218,7 @@ def test_hourly_store_format(demo: tuple[Path, dict], grid: RegionGrid) -> None:
     for name in ("T2", "TD2", "U10", "V10"):
         assert ds[name].dims == ("time", "y", "x") and ds[name].dtype == np.float32
         assert ds[name].attrs["grid_mapping"] == "spatial_ref"
-    assert (
-        ds.sizes["time"] == SMALL["hours"]
-        and (np.diff(ds.time.values) == np.timedelta64(1, "h")).all()
-    )
+    assert ds.sizes["time"] == SMALL["hours"] and (np.diff(ds.time.values) == np.timedelta64(1, "h")).all()
     assert CRS.from_wkt(ds.spatial_ref.attrs["crs_wkt"]).to_epsg() == 4326
     x_left, dx, _, y_top, _, dy = (float(v) for v in ds.spatial_ref.attrs["GeoTransform"].split())
     np.testing.assert_allclose(ds.x.values, x_left + dx * (np.arange(ds.sizes["x"]) + 0.5))
@@ -259,15 +245,10 @@ def test_buildings_are_overture_like(demo: tuple[Path, dict]) -> None:
     assert gdf.crs.to_epsg() == 4326 and len(gdf) == SMALL["n_buildings"]
     table = pq.read_table(path)
     assert table.column_names == ["id", "geometry", "bbox"]
-    assert (
-        gdf["id"].is_unique
-        and gdf["id"].map(lambda s: bool(re.fullmatch(r"[0-9a-f]{32}", s))).all()
-    )
+    assert gdf["id"].is_unique and gdf["id"].map(lambda s: bool(re.fullmatch(r"[0-9a-f]{32}", s))).all()
     assert set(gdf.geom_type) == {"Polygon"}
     bounds = shapely.bounds(gdf.geometry.values)
-    bbox = np.array(
-        [[b[k] for k in ("xmin", "ymin", "xmax", "ymax")] for b in table["bbox"].to_pylist()]
-    )
+    bbox = np.array([[b[k] for k in ("xmin", "ymin", "xmax", "ymax")] for b in table["bbox"].to_pylist()])
     np.testing.assert_array_equal(bbox, bounds)
     size_m = (bounds[:, 3] - bounds[:, 1]) * 111_320
     assert 5 < size_m.min() and size_m.max() < 45
@@ -280,10 +261,7 @@ def test_buildings_are_overture_like(demo: tuple[Path, dict]) -> None:
     # Spatially sorted: the bbox statistics of a row group rule it out for most regions.
     names = [meta.schema.column(j).path for j in range(meta.num_columns)]
     stats = [
-        {
-            k: meta.row_group(i).column(names.index(f"bbox.{k}")).statistics
-            for k in ("xmin", "ymin", "xmax", "ymax")
-        }
+        {k: meta.row_group(i).column(names.index(f"bbox.{k}")).statistics for k in ("xmin", "ymin", "xmax", "ymax")}
         for i in range(meta.num_row_groups)
     ]
     grid = grid_from_config(demo[1])
@@ -292,19 +270,14 @@ def test_buildings_are_overture_like(demo: tuple[Path, dict]) -> None:
         left, bottom, right, top = grid.region_bounds(rid)
         touched.append(
             sum(
-                s["xmin"].min < right
-                and s["xmax"].max > left
-                and s["ymin"].min < top
-                and s["ymax"].max > bottom
+                s["xmin"].min < right and s["xmax"].max > left and s["ymin"].min < top and s["ymax"].max > bottom
                 for s in stats
             )
         )
     assert np.mean(touched) < 2.0, touched
 
 
-def test_buildings_on_edges_corners_coast_and_outside(
-    demo: tuple[Path, dict], grid: RegionGrid
-) -> None:
+def test_buildings_on_edges_corners_coast_and_outside(demo: tuple[Path, dict], grid: RegionGrid) -> None:
     gdf = gpd.read_parquet(paths_of(demo[1])["buildings"])
     centroids = shapely.centroid(gdf.geometry.values)
     x, y = shapely.get_x(centroids), shapely.get_y(centroids)

@@ -82,8 +82,20 @@ def test_summary_lists_every_region_output_as_pending(offline_conus: tuple[Path,
 def test_plan_agrees_with_the_dry_run(offline_conus: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     workdir, configfile = offline_conus
     workdir.mkdir(exist_ok=True)
-    assert plan_main(["--configfile", str(configfile), "--directory", str(workdir),
-                      "--snakefile", str(REPO / "Snakefile"), "--json"]) == 0
+    assert (
+        plan_main(
+            [
+                "--configfile",
+                str(configfile),
+                "--directory",
+                str(workdir),
+                "--snakefile",
+                str(REPO / "Snakefile"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     steps = {s["step"]: s for s in json.loads(capsys.readouterr().out)}
     assert steps["wind_region"] == {"step": "wind_region", "done": 0, "to_run": 405, "total": 405}
     assert steps["buildings_region"]["to_run"] == 405

@@ -109,8 +109,7 @@ def _write_store(path: str, north_up: bool, with_alpha: bool) -> None:
         data["SINALPHA"] = (("y", "x"), np.ones((ny, nx), np.float32))
         data["COSALPHA"] = (("y", "x"), np.zeros((ny, nx), np.float32))
     data["spatial_ref"] = ((), np.int32(0), {"crs_wkt": CRS.from_epsg(4326).to_wkt(), "GeoTransform": gt})
-    xr.Dataset(data, coords={"time": np.arange(hours), "y": y, "x": x}).to_zarr(
-        path, zarr_format=3, consolidated=False)
+    xr.Dataset(data, coords={"time": np.arange(hours), "y": y, "x": x}).to_zarr(path, zarr_format=3, consolidated=False)
 
 
 @pytest.mark.parametrize(("north_up", "with_alpha"), [(True, False), (False, True)])

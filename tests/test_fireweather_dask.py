@@ -65,8 +65,9 @@ def hard_fields(seed: int = 0) -> dict[str, np.ndarray]:
 def write_store(path: Path, fields: dict[str, np.ndarray], rotate: bool = True) -> None:
     """A CONUS404-like store (Lambert ``crs``, grid-relative winds, y ascending) of ``fields``."""
     x, y = conus404.pixel_centres(slice(500, 500 + NY), slice(200, 200 + NX))
-    conus404.write_hourly_store(path, x, y, HOURS, lambda h0, h1: {k: a[h0:h1] for k, a in fields.items()},
-                                chunks=CHUNKS, rotate=rotate)
+    conus404.write_hourly_store(
+        path, x, y, HOURS, lambda h0, h1: {k: a[h0:h1] for k, a in fields.items()}, chunks=CHUNKS, rotate=rotate
+    )
 
 
 def numpy_reference(path: Path) -> np.ndarray:
@@ -135,7 +136,7 @@ def _tree(states: list[TopK], groups: list[int], k: int) -> list[TopK]:
     out, i = [], 0
     for g in groups:
         if i < len(states):
-            out.append(fwd.merge_topk(states[i:i + g], k=k))
+            out.append(fwd.merge_topk(states[i : i + g], k=k))
             i += g
     return out + states[i:]
 
@@ -180,8 +181,7 @@ def test_tile_pieces_respect_task_memory() -> None:
 
 
 # ---- on a real LocalCluster ------------------------------------------------------------------
-def test_dask_path_equals_numpy_path_and_reads_each_chunk_once(client: Any, store: Path,
-                                                               reference: np.ndarray) -> None:
+def test_dask_path_equals_numpy_path_and_reads_each_chunk_once(client: Any, store: Path, reference: np.ndarray) -> None:
     client.run(readcount.reset)
     # task_memory small enough that every stored 5 x 4 chunk is cut into tiles of <= 6 px.
     memory = fwd.merge_bytes(K, 6)
@@ -195,19 +195,25 @@ def test_dask_path_equals_numpy_path_and_reads_each_chunk_once(client: Any, stor
     assert "Lambert Conic Conformal" in CRS.from_wkt(crs_wkt).coordinate_operation.method_name
     assert transform.e > 0
     # The workers run without Dask's sampling profiler and its 64 KiB malloc trimming (cluster.py).
-    settings = client.run(lambda: (__import__("dask").config.get("distributed.worker.profile.enabled"),
-                                   os.environ.get("MALLOC_TRIM_THRESHOLD_")))
+    settings = client.run(
+        lambda: (
+            __import__("dask").config.get("distributed.worker.profile.enabled"),
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        )
+    )
     assert set(settings.values()) == {(False, None)}
 
 
 def test_wind_distribution_on_a_running_scheduler_writes_the_blocked_paths_geotiff(
-        client: Any, tmp_path: Path, rotated_store: Path, caplog: pytest.LogCaptureFixture) -> None:
+    client: Any, tmp_path: Path, rotated_store: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """dask.cluster: an address. The rule's function connects, logs its progress, writes the
     GeoTIFF of the blocked path (rotated winds, Lambert CRS, north-up) and leaves the cluster up."""
     new, old = tmp_path / "dask.tif", tmp_path / "blocked.tif"
     with caplog.at_level(logging.INFO):
-        fwd.wind_distribution(str(rotated_store), new, dask_settings={"cluster": client.scheduler.address},
-                              progress_every_s=0.01)
+        fwd.wind_distribution(
+            str(rotated_store), new, dask_settings={"cluster": client.scheduler.address}, progress_every_s=0.01
+        )
     fw.derive_distribution(str(rotated_store), old)
     with rasterio.open(new) as a, rasterio.open(old) as b:
         np.testing.assert_array_equal(a.read(), b.read())
@@ -235,16 +241,27 @@ def test_coiled_wiring_with_a_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path
         return LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0")
 
     monkeypatch.setitem(sys.modules, "coiled", types.SimpleNamespace(Cluster=cluster))
-    settings = {"cluster": "coiled", "workers": 20, "threads_per_worker": 2, "memory_per_worker": "16GiB",
-                "coiled": {"software": "windrisk-0-1-0", "region": "us-west-2"}}
+    settings = {
+        "cluster": "coiled",
+        "workers": 20,
+        "threads_per_worker": 2,
+        "memory_per_worker": "16GiB",
+        "coiled": {"software": "windrisk-0-1-0", "region": "us-west-2"},
+    }
     fwd.wind_distribution(str(store), tmp_path / "d.tif", dask_settings=settings)
-    assert calls == [{"n_workers": 20, "worker_options": {"nthreads": 2}, "worker_memory": "16GiB",
-                      "software": "windrisk-0-1-0", "region": "us-west-2"}]
+    assert calls == [
+        {
+            "n_workers": 20,
+            "worker_options": {"nthreads": 2},
+            "worker_memory": "16GiB",
+            "software": "windrisk-0-1-0",
+            "region": "us-west-2",
+        }
+    ]
     assert (tmp_path / "d.tif").exists()
 
 
-def test_a_worker_killed_mid_run_is_recomputed(client: Any, tmp_path: Path, store: Path,
-                                               reference: np.ndarray) -> None:
+def test_a_worker_killed_mid_run_is_recomputed(client: Any, tmp_path: Path, store: Path, reference: np.ndarray) -> None:
     """SIGKILL one worker process once it has finished some tasks: Dask recomputes what it held on
     the other worker, and the result is the same. (Last test on the module's cluster: it leaves
     one worker.)"""
@@ -281,12 +298,15 @@ def _settings(**over: Any) -> dict[str, Any]:
     return {**DEFAULTS["dask"], **over}
 
 
-@pytest.mark.parametrize(("over", "expected"), [
-    ({"cluster": "nowhere"}, r"dask\.cluster is 'nowhere'\. Fix: use one of"),
-    ({"cluster": "slurm"}, r"dask\.workers is 0 with dask\.cluster: slurm\. Fix"),
-    ({"memory_per_worker": "1GiB", "threads_per_worker": 2}, r"dask\.memory_per_worker \(1GiB\) is below"),
-    ({"task_memory": "lots"}, r"dask\.task_memory is 'lots'"),
-])
+@pytest.mark.parametrize(
+    ("over", "expected"),
+    [
+        ({"cluster": "nowhere"}, r"dask\.cluster is 'nowhere'\. Fix: use one of"),
+        ({"cluster": "slurm"}, r"dask\.workers is 0 with dask\.cluster: slurm\. Fix"),
+        ({"memory_per_worker": "1GiB", "threads_per_worker": 2}, r"dask\.memory_per_worker \(1GiB\) is below"),
+        ({"task_memory": "lots"}, r"dask\.task_memory is 'lots'"),
+    ],
+)
 def test_bad_settings_give_one_clear_error(over: dict[str, Any], expected: str) -> None:
     with pytest.raises(ClusterError, match=expected):
         check_settings(_settings(**over))
@@ -294,8 +314,10 @@ def test_bad_settings_give_one_clear_error(over: dict[str, Any], expected: str) 
 
 def test_missing_coiled_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "coiled", None)  # import coiled raises ImportError
-    with pytest.raises(ClusterError, match="coiled package is not installed. Fix: pip install coiled"), \
-            dask_client(_settings(cluster="coiled", workers=2)):
+    with (
+        pytest.raises(ClusterError, match="coiled package is not installed. Fix: pip install coiled"),
+        dask_client(_settings(cluster="coiled", workers=2)),
+    ):
         pass
 
 
@@ -303,8 +325,10 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     import windrisk.cluster
 
     monkeypatch.setattr(windrisk.cluster, "CONNECT_TIMEOUT", "1s")
-    with pytest.raises(ClusterError, match=r"cannot reach the scheduler at tcp://127\.0\.0\.1:9\b"), \
-            dask_client(_settings(cluster="tcp://127.0.0.1:9")):
+    with (
+        pytest.raises(ClusterError, match=r"cannot reach the scheduler at tcp://127\.0\.0\.1:9\b"),
+        dask_client(_settings(cluster="tcp://127.0.0.1:9")),
+    ):
         pass
 
 
@@ -327,13 +351,25 @@ def test_config_section_is_validated_and_defaulted(tmp_path: Path) -> None:
 def test_slurm_job_script_carries_the_settings() -> None:
     from dask_jobqueue import SLURMCluster
 
-    settings = _settings(cluster="slurm", workers=3, threads_per_worker=2, memory_per_worker="8GiB",
-                         slurm={"queue": "compute", "account": "proj", "walltime": "02:00:00"})
+    settings = _settings(
+        cluster="slurm",
+        workers=3,
+        threads_per_worker=2,
+        memory_per_worker="8GiB",
+        slurm={"queue": "compute", "account": "proj", "walltime": "02:00:00"},
+    )
     with SLURMCluster(**slurm_kwargs(settings), scheduler_options={"host": "127.0.0.1"}) as cluster:
         script = cluster.job_script()
-    for line in ("#SBATCH -p compute", "#SBATCH -A proj", "#SBATCH -t 02:00:00", "#SBATCH --cpus-per-task=2",
-                 "#SBATCH --mem=8G", "--nthreads 2", "--memory-limit 8.00GiB",
-                 "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False"):
+    for line in (
+        "#SBATCH -p compute",
+        "#SBATCH -A proj",
+        "#SBATCH -t 02:00:00",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH --mem=8G",
+        "--nthreads 2",
+        "--memory-limit 8.00GiB",
+        "export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False",
+    ):
         assert line in script, (line, script)
 
 
@@ -342,13 +378,16 @@ def test_slurm_job_script_carries_the_settings() -> None:
 def test_a_real_slurm_cluster_computes_the_same(tmp_path: Path, rotated_store: Path) -> None:
     """dask.cluster: slurm on the one-node test cluster (scripts/slurm/start_cluster.sh): the worker
     runs as a Slurm job and talks to the scheduler over loopback only."""
-    if shutil.which("sinfo") is None or subprocess.run(["sinfo", "-h"], capture_output=True,
-                                                       check=False).returncode:
+    if shutil.which("sinfo") is None or subprocess.run(["sinfo", "-h"], capture_output=True, check=False).returncode:
         pytest.skip("no running Slurm cluster here (make test starts one: scripts/slurm/start_cluster.sh)")
     out = tmp_path / "d.tif"
-    settings = _settings(cluster="slurm", workers=1, memory_per_worker="3GiB", task_memory="1GiB",
-                         slurm={"interface": "lo", "walltime": "00:10:00",
-                                "log_directory": str(tmp_path / "slurm-logs")})
+    settings = _settings(
+        cluster="slurm",
+        workers=1,
+        memory_per_worker="3GiB",
+        task_memory="1GiB",
+        slurm={"interface": "lo", "walltime": "00:10:00", "log_directory": str(tmp_path / "slurm-logs")},
+    )
     fwd.wind_distribution(str(rotated_store), out, dask_settings=settings)
     with rasterio.open(out) as src:
         np.testing.assert_array_equal(src.read(), numpy_reference(rotated_store)[:, ::-1])
@@ -367,8 +406,9 @@ def test_the_rule_logs_progress_and_equals_the_numpy_path(demo_run: Path, demo_c
     assert "stored chunks read once" in text and "tasks done (100 %)" in text
     hourly = demo_cfg["inputs"]["wind"]["hourly"]
     ds = xr.open_zarr(hourly, consolidated=False)
-    ref = fw.distribution_from_fields(*(ds[v].values for v in fw.HOURLY_VARIABLES),
-                                      ds["SINALPHA"].values, ds["COSALPHA"].values)
+    ref = fw.distribution_from_fields(
+        *(ds[v].values for v in fw.HOURLY_VARIABLES), ds["SINALPHA"].values, ds["COSALPHA"].values
+    )
     dist, _ = fw.north_up(ref, fw.hourly_frame(ds, hourly)[1])
     with rasterio.open(paths.wind_distribution) as src:
         np.testing.assert_array_equal(src.read(), dist)

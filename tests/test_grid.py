@@ -24,9 +24,7 @@ def conus_grid() -> RegionGrid:
 
 
 @pytest.fixture(params=["demo", "conus"])
-def grid(
-    request: pytest.FixtureRequest, demo_grid: RegionGrid, conus_grid: RegionGrid
-) -> RegionGrid:
+def grid(request: pytest.FixtureRequest, demo_grid: RegionGrid, conus_grid: RegionGrid) -> RegionGrid:
     return demo_grid if request.param == "demo" else conus_grid
 
 
@@ -52,10 +50,7 @@ def test_id_index_window_bounds_round_trip(grid: RegionGrid) -> None:
         assert bottom == pytest.approx(f + w.row_start * e, abs=1e-9)
         assert top == pytest.approx(f + w.row_stop * e, abs=1e-9)
         # The centre of the region is owned by the region.
-        assert (
-            grid.region_of_points(np.array([(left + right) / 2]), np.array([(bottom + top) / 2]))[0]
-            == rid
-        )
+        assert grid.region_of_points(np.array([(left + right) / 2]), np.array([(bottom + top) / 2]))[0] == rid
 
 
 def test_partial_last_chunks(conus_grid: RegionGrid, demo_grid: RegionGrid) -> None:
@@ -103,9 +98,7 @@ def test_points_on_edges_match_bounds(demo_grid: RegionGrid) -> None:
     ys = np.concatenate([rng.uniform(bottom, top, 500), [bottom, top, (bottom + top) / 2] * 2])
     owners = demo_grid.region_of_points(xs, ys)
     for x, y, owner in zip(xs, ys, owners, strict=True):
-        hits = [
-            rid for rid in demo_grid.all_region_ids if _contains(demo_grid.region_bounds(rid), x, y)
-        ]
+        hits = [rid for rid in demo_grid.all_region_ids if _contains(demo_grid.region_bounds(rid), x, y)]
         assert hits == ([owner] if owner else [])
 
 
@@ -136,9 +129,7 @@ def test_pixel_size_m(demo_grid: RegionGrid, conus_grid: RegionGrid) -> None:
     assert conus_grid.buffer_px(0.15 * 111_000) >= 490
 
 
-@pytest.mark.parametrize(
-    "bad", ["y9_x9", "y3_x0", "y0_x4", "x0_y0", "y01_x0", "y0-x0", "", "Y0_X0", "y0_x0 "]
-)
+@pytest.mark.parametrize("bad", ["y9_x9", "y3_x0", "y0_x4", "x0_y0", "y01_x0", "y0-x0", "", "Y0_X0", "y0_x0 "])
 def test_bad_region_ids_raise_one_error_listing_valid_ids(demo_grid: RegionGrid, bad: str) -> None:
     with pytest.raises(RegionIdError) as info:
         demo_grid.region_window(bad)
@@ -191,9 +182,7 @@ def test_regions_tile_the_grid_exactly(grid: RegionGrid) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(grids, st.data())
-def test_every_pixel_centre_and_edge_has_exactly_one_owner(
-    grid: RegionGrid, data: st.DataObject
-) -> None:
+def test_every_pixel_centre_and_edge_has_exactly_one_owner(grid: RegionGrid, data: st.DataObject) -> None:
     row = data.draw(st.integers(0, grid.shape[0] - 1))
     col = data.draw(st.integers(0, grid.shape[1] - 1))
     centre_x, centre_y = grid.transform @ (col + 0.5, row + 0.5)

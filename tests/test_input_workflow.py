@@ -44,11 +44,16 @@ def work(demo_run: Path, tmp_path: Path) -> Path:
 
 
 def external_inputs(**changes: str) -> dict:
-    inputs = {"burn_probability": {"2011": "ext/riley2025/BP_2011ClimateRun.tif",
-                                   "2047": "ext/riley2025/BP_2047ClimateRun.tif"},
-              "crps": "ext/scott2024/CRPS.tif", "rps": "ext/scott2024/RPS.tif",
-              "wind": {"hourly": "ext/conus404/hourly_surface.zarr", "wind_speed_unit": "m/s"},
-              "buildings": "ext/overture/buildings.parquet"}
+    inputs = {
+        "burn_probability": {
+            "2011": "ext/riley2025/BP_2011ClimateRun.tif",
+            "2047": "ext/riley2025/BP_2047ClimateRun.tif",
+        },
+        "crps": "ext/scott2024/CRPS.tif",
+        "rps": "ext/scott2024/RPS.tif",
+        "wind": {"hourly": "ext/conus404/hourly_surface.zarr", "wind_speed_unit": "m/s"},
+        "buildings": "ext/overture/buildings.parquet",
+    }
     for key, location in changes.items():
         *parents, leaf = key.split(".")
         node = inputs
@@ -97,21 +102,30 @@ def test_broken_inputs_fail_in_the_check_and_keep_every_result(work: Path) -> No
     rewrite(bad / "degrees.tif", data, {**profile, "crs": "EPSG:4326"})
     rewrite(bad / "scaled.tif", np.where(data > 0, data * 1000, data), profile)  # BP in per mille
     table = pq.read_table(ext / "overture" / "buildings.parquet")
-    pq.write_table(table.drop_columns(["geometry"]).replace_schema_metadata(table.schema.metadata),
-                   bad / "nogeometry.parquet")
+    pq.write_table(
+        table.drop_columns(["geometry"]).replace_schema_metadata(table.schema.metadata), bad / "nogeometry.parquet"
+    )
     before = snapshot(work)
-    broken = external_inputs(**{"burn_probability.2011": "bad/truncated.tif", "burn_probability.2047": "bad/scaled.tif",
-                                "crps": "bad/degrees.tif", "rps": "bad/nocrs.tif",
-                                "buildings": "bad/nogeometry.parquet"})
+    broken = external_inputs(
+        **{
+            "burn_probability.2011": "bad/truncated.tif",
+            "burn_probability.2047": "bad/scaled.tif",
+            "crps": "bad/degrees.tif",
+            "rps": "bad/nocrs.tif",
+            "buildings": "bad/nogeometry.parquet",
+        }
+    )
     write_config(work, config_in(work), broken, "broken.yaml")
     proc = run_snakemake(work, "--cores", "2", configfile=work / "broken.yaml", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    for key, words in {"inputs.burn_probability.2011": "cannot be opened as a raster",
-                       "inputs.burn_probability.2047": "outside [0, 1]",
-                       "inputs.crps": "EPSG:4326 is in degrees",
-                       "inputs.rps": "has no CRS",
-                       "inputs.buildings": "which the file lacks"}.items():
+    for key, words in {
+        "inputs.burn_probability.2011": "cannot be opened as a raster",
+        "inputs.burn_probability.2047": "outside [0, 1]",
+        "inputs.crps": "EPSG:4326 is in degrees",
+        "inputs.rps": "has no CRS",
+        "inputs.buildings": "which the file lacks",
+    }.items():
         assert any(key in line and words in line for line in out.splitlines()), (key, out[-6000:])
     assert not any(f"rule {rule}:" in out for rule in REGION_RULES), out[-6000:]
     assert snapshot(work) == before
@@ -122,7 +136,8 @@ def test_broken_inputs_fail_in_the_check_and_keep_every_result(work: Path) -> No
 
 
 def test_a_region_job_failing_on_a_remote_input_logs_region_input_traceback_and_fix(
-    work: Path, s3_endpoint: str,
+    work: Path,
+    s3_endpoint: str,
 ) -> None:
     """A remote raster is checked by its header only, so values out of range fail the region job
     that reads them: its log (not only the console) names the job, the input and the fix."""
@@ -139,8 +154,15 @@ def test_a_region_job_failing_on_a_remote_input_logs_region_input_traceback_and_
     location = f"s3://{bucket}/BP_2047.tif"
     write_config(work, config_in(work), external_inputs(**{"burn_probability.2047": location}), "remote.yaml")
     region = "y1_x1"
-    proc = run_snakemake(work, "--cores", "2", PATHS.region(PATHS.region_sentinel_pattern, region),
-                         configfile=work / "remote.yaml", env={"AWS_ENDPOINT_URL": s3_endpoint}, check=False)
+    proc = run_snakemake(
+        work,
+        "--cores",
+        "2",
+        PATHS.region(PATHS.region_sentinel_pattern, region),
+        configfile=work / "remote.yaml",
+        env={"AWS_ENDPOINT_URL": s3_endpoint},
+        check=False,
+    )
     assert proc.returncode != 0, proc.stderr[-4000:]
     log = (work / PATHS.log("wind_region").format(region_id=region)).read_text()
     assert f"rule wind_region (region_id={region}): started" in log, log

@@ -28,11 +28,24 @@ ALBERS = Affine(270.0, 0, -2_314_000.0, 0, -270.0, 2_002_000.0)  # 60 x 60 px co
 SPEC = inputs.SPEC_BY_KEY
 
 
-def albers_tif(path: Path, data: np.ndarray, *, crs: str | None = "EPSG:5070", nodata: float | None = F32_NODATA,
-               transform: Affine = ALBERS) -> Path:
+def albers_tif(
+    path: Path,
+    data: np.ndarray,
+    *,
+    crs: str | None = "EPSG:5070",
+    nodata: float | None = F32_NODATA,
+    transform: Affine = ALBERS,
+) -> Path:
     data = data if data.ndim == 3 else data[None]
-    profile = {"driver": "GTiff", "dtype": data.dtype.name, "count": data.shape[0], "height": data.shape[1],
-               "width": data.shape[2], "transform": transform, "nodata": nodata}
+    profile = {
+        "driver": "GTiff",
+        "dtype": data.dtype.name,
+        "count": data.shape[0],
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "transform": transform,
+        "nodata": nodata,
+    }
     if crs:
         profile["crs"] = crs
     with rasterio.open(path, "w", **profile) as dst:
@@ -115,7 +128,8 @@ def test_s3_identity_of_objects_and_zarr_prefixes(tmp_path: Path, s3_client: Any
     s3_client.upload_file(str(tif), "inputs", "moved/bp.tif")
     assert inputs.identity("s3://inputs/moved/bp.tif") == ident
     xr.Dataset({"T2": (("time", "y", "x"), np.zeros((2, 3, 4), np.float32))}).to_zarr(
-        tmp_path / "h.zarr", zarr_format=3, consolidated=False)
+        tmp_path / "h.zarr", zarr_format=3, consolidated=False
+    )
     for file in (tmp_path / "h.zarr").rglob("*"):
         if file.is_file():
             s3_client.upload_file(str(file), "inputs", f"h.zarr/{file.relative_to(tmp_path / 'h.zarr')}")
@@ -125,15 +139,22 @@ def test_s3_identity_of_objects_and_zarr_prefixes(tmp_path: Path, s3_client: Any
 
 
 def test_plan_names_missing_local_inputs_and_leaves_unreachable_remote_ones_unresolved(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     bp = str(albers_tif(tmp_path / "bp.tif", bp_values()))
-    config = {"inputs": {"burn_probability": {"2011": bp, "2047": "s3://b/BP_2047.tif"},
-                         "crps": str(tmp_path / "typo" / "CRPS.tif"), "rps": "made/RPS.tif",
-                         "wind": {"distribution": bp}, "buildings": "s3://b/buildings.parquet"}}
+    config = {
+        "inputs": {
+            "burn_probability": {"2011": bp, "2047": "s3://b/BP_2047.tif"},
+            "crps": str(tmp_path / "typo" / "CRPS.tif"),
+            "rps": "made/RPS.tif",
+            "wind": {"distribution": bp},
+            "buildings": "s3://b/buildings.parquet",
+        }
+    }
     with pytest.raises(inputs.InputCheckError) as info:
         inputs.plan_identities(config, {"made/RPS.tif": "demo_inputs"}, None)
     assert [p.split(":")[0] for p in info.value.problems] == ["inputs.crps (" + config["inputs"]["crps"] + ")"]
@@ -149,8 +170,9 @@ def test_plan_names_missing_local_inputs_and_leaves_unreachable_remote_ones_unre
 
 # ---- rasters --------------------------------------------------------------------------------------
 def test_a_good_raster_passes_with_a_summary(tmp_path: Path) -> None:
-    found, summary = inputs.raster_problems(SPEC["burn_probability.2011"], str(albers_tif(tmp_path / "bp.tif", bp_values())),
-                                            GRID, scan=True)
+    found, summary = inputs.raster_problems(
+        SPEC["burn_probability.2011"], str(albers_tif(tmp_path / "bp.tif", bp_values())), GRID, scan=True
+    )
     assert found == [] and summary["crs"] == "EPSG:5070" and summary["max"] == pytest.approx(0.05)
 
 
@@ -233,11 +255,22 @@ def test_hourly_store_problems(tmp_path: Path) -> None:
 def test_check_group_reports_every_problem_at_once(tmp_path: Path) -> None:
     good = str(albers_tif(tmp_path / "good.tif", bp_values()))
     no_crs = str(albers_tif(tmp_path / "nocrs.tif", bp_values(), crs=None))
-    config = {"inputs": {"burn_probability": {"2011": no_crs, "2047": good}, "crps": good,
-                         "rps": str(tmp_path / "gone.tif"), "wind": {"hourly": "x"}, "buildings": "x"},
-              "buildings": {"max_dropped_fraction": 0.001}}
-    planned = {"burn_probability.2011": inputs.identity(no_crs), "burn_probability.2047": inputs.identity(good),
-               "crps": {"sha256": "an older file"}, "rps": {}}
+    config = {
+        "inputs": {
+            "burn_probability": {"2011": no_crs, "2047": good},
+            "crps": good,
+            "rps": str(tmp_path / "gone.tif"),
+            "wind": {"hourly": "x"},
+            "buildings": "x",
+        },
+        "buildings": {"max_dropped_fraction": 0.001},
+    }
+    planned = {
+        "burn_probability.2011": inputs.identity(no_crs),
+        "burn_probability.2047": inputs.identity(good),
+        "crps": {"sha256": "an older file"},
+        "rps": {},
+    }
     with pytest.raises(inputs.InputCheckError) as info:
         inputs.check_group(config, "rasters", planned, GRID, list(GRID.all_region_ids))
     text = str(info.value)

@@ -27,9 +27,16 @@ from windrisk.store import StoreError, read_sentinel
 
 def job(log: Path | None, rule: str = "wind_region", **wildcards: str) -> Snakemake:
     return Snakemake(
-        InputFiles(), OutputFiles(), Params(), Wildcards(fromdict=wildcards), 2,
-        ResourceList(fromdict={"_cores": 2, "mem_mb": 4000, "runtime": 30}), Log([str(log)] if log else []),
-        {}, rule, None,
+        InputFiles(),
+        OutputFiles(),
+        Params(),
+        Wildcards(fromdict=wildcards),
+        2,
+        ResourceList(fromdict={"_cores": 2, "mem_mb": 4000, "runtime": 30}),
+        Log([str(log)] if log else []),
+        {},
+        rule,
+        None,
     )
 
 
@@ -53,12 +60,15 @@ def test_records_go_to_the_log_after_a_line_naming_the_job(tmp_path: Path) -> No
 def test_an_input_error_is_logged_with_its_traceback_and_still_fails_the_job(tmp_path: Path) -> None:
     log = tmp_path / "y2_x3.log"
     missing = tmp_path / "BP_2047.tif"
-    with (pytest.raises(ValueError, match="Fix:"), job_logging(job(log, region_id="y2_x3")),
-          open_raster(str(missing), "inputs.burn_probability.2047")):
+    with (
+        pytest.raises(ValueError, match="Fix:"),
+        job_logging(job(log, region_id="y2_x3")),
+        open_raster(str(missing), "inputs.burn_probability.2047"),
+    ):
         pass
     text = log.read_text()
     assert "rule wind_region (region_id=y2_x3) failed:" in text
-    assert "Traceback (most recent call last):" in text and 'in open_raster' in text
+    assert "Traceback (most recent call last):" in text and "in open_raster" in text
     assert f"InputError: inputs.burn_probability.2047: file does not exist ({missing}). Fix: set" in text
 
 

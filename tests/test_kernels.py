@@ -26,8 +26,16 @@ from windrisk.wind import (
 )
 
 # Unit (east, north) vector pointing to where the wind comes from, written out independently.
-FROM_VECTOR = {"N": (0, 1), "NE": (1, 1), "E": (1, 0), "SE": (1, -1),
-               "S": (0, -1), "SW": (-1, -1), "W": (-1, 0), "NW": (-1, 1)}
+FROM_VECTOR = {
+    "N": (0, 1),
+    "NE": (1, 1),
+    "E": (1, 0),
+    "SE": (1, -1),
+    "S": (0, -1),
+    "SW": (-1, -1),
+    "W": (-1, 0),
+    "NW": (-1, 1),
+}
 pixel_sizes = st.tuples(st.floats(14.0, 60.0), st.floats(14.0, 60.0))
 
 

@@ -28,11 +28,19 @@ from windrisk.serve import make_server, server_url
 from windrisk.web import MapPageError, page_config, write_map_page
 
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
     # WebGL on the CPU: without a GPU, Chromium only offers SwiftShader when asked to.
-    "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
-    "--window-size=1100,800", "--remote-debugging-pipe",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--window-size=1100,800",
+    "--remote-debugging-pipe",
 )
 TILE_FIELDS = ("id", "rps_2011", "rps_2047", "bp_2011", "bp_2047", "score_2011", "score_2047")
 
@@ -61,7 +69,9 @@ class Chromium:
         wire = f'exec "$0" "$@" 3<&{high[0]} 4>&{high[1]} {high[0]}<&- {high[1]}>&-'
         self.proc = subprocess.Popen(
             ["/bin/bash", "-c", wire, executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-            pass_fds=tuple(high), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=tuple(high),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for fd in high:
             os.close(fd)
@@ -153,9 +163,19 @@ def small_tiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A PMTiles of 50 synthetic buildings with the real layer name and attributes."""
     folder = tmp_path_factory.mktemp("small_tiles")
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-123.0 + i * 0.01, 38.3 + i * 0.005]},
-         "properties": {"id": f"b{i}", "rps_2011": 0.1, "rps_2047": 0.2, "bp_2011": 0.001, "bp_2047": 0.002,
-                        "score_2011": i % 11, "score_2047": (i + 1) % 11}}
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [-123.0 + i * 0.01, 38.3 + i * 0.005]},
+            "properties": {
+                "id": f"b{i}",
+                "rps_2011": 0.1,
+                "rps_2047": 0.2,
+                "bp_2011": 0.001,
+                "bp_2047": 0.002,
+                "score_2011": i % 11,
+                "score_2047": (i + 1) % 11,
+            },
+        }
         for i in range(50)
     ]
     source = folder / "points.geojson"
@@ -177,8 +197,15 @@ def test_page_is_written_with_vendored_assets(small_tiles: Path) -> None:
     assert config["bounds"] == pytest.approx([-123.0, 38.3, -122.51, 38.545], abs=1e-3)
     assert len(config["regions"]["features"]) == len(grid.all_region_ids)
     vendor = page.parent / "vendor"
-    for name in ("maplibre-gl.js", "maplibre-gl.css", "pmtiles.js", "map.js", "map.css",
-                 "maplibre-gl.LICENSE.txt", "pmtiles.LICENSE.txt"):
+    for name in (
+        "maplibre-gl.js",
+        "maplibre-gl.css",
+        "pmtiles.js",
+        "map.js",
+        "map.css",
+        "maplibre-gl.LICENSE.txt",
+        "pmtiles.LICENSE.txt",
+    ):
         assert (vendor / name).stat().st_size > 0, name
     # Offline: the page and its own script name no remote resource.
     for text in (html, (vendor / "map.js").read_text()):
@@ -230,7 +257,6 @@ def rendered_buildings(browser: Chromium) -> list[dict[str, Any]]:
         "map.queryRenderedFeatures({layers: ['buildings']}).map(f => "
         "({props: f.properties, px: map.project(f.geometry.coordinates)}))"
     )
-
 
 
 @pytest.mark.browser

@@ -30,8 +30,9 @@ SHAPE = (260, 300)
 def window_grid(shape: tuple[int, int] = SHAPE, north_up: bool = False) -> RegionGrid:
     """One region covering a window of ``shape`` px, rows ascending north as published."""
     e, f = (-DEG, NORTH) if north_up else (DEG, NORTH - shape[0] * DEG)
-    return RegionGrid.from_config({"crs": "EPSG:4326", "transform": [DEG, 0.0, WEST, 0.0, e, f],
-                                   "shape": list(shape), "chunks": list(shape)})
+    return RegionGrid.from_config(
+        {"crs": "EPSG:4326", "transform": [DEG, 0.0, WEST, 0.0, e, f], "shape": list(shape), "chunks": list(shape)}
+    )
 
 
 # ---- the oracle ---------------------------------------------------------------------------------
@@ -54,10 +55,14 @@ def published_kernels(lon: float, lat: float) -> dict[str, np.ndarray]:
         return (x + y) ** 2 / (2 * p**2) + (y - x) ** 2 / (2 * q**2) <= 1
 
     masks = {
-        "N": (xx / b) ** 2 + ((yy - c) / a) ** 2 <= 1, "S": (xx / b) ** 2 + ((yy + c) / a) ** 2 <= 1,
-        "E": ((xx - c) / a) ** 2 + (yy / b) ** 2 <= 1, "W": ((xx + c) / a) ** 2 + (yy / b) ** 2 <= 1,
-        "NE": diagonal(xx - s, yy - s, True), "SW": diagonal(xx + s, yy + s, True),
-        "NW": diagonal(xx + s, yy - s, False), "SE": diagonal(xx - s, yy + s, False),
+        "N": (xx / b) ** 2 + ((yy - c) / a) ** 2 <= 1,
+        "S": (xx / b) ** 2 + ((yy + c) / a) ** 2 <= 1,
+        "E": ((xx - c) / a) ** 2 + (yy / b) ** 2 <= 1,
+        "W": ((xx + c) / a) ** 2 + (yy / b) ** 2 <= 1,
+        "NE": diagonal(xx - s, yy - s, True),
+        "SW": diagonal(xx + s, yy + s, True),
+        "NW": diagonal(xx + s, yy - s, False),
+        "SE": diagonal(xx - s, yy + s, False),
     }
     return {d: (m / m.sum()).astype(np.float32) for d, m in masks.items()}
 
@@ -74,8 +79,9 @@ def published_spread(bp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return arr
 
 
-def published_wind_informed_bp(bp: np.ndarray, dist: np.ndarray, grid: RegionGrid, window: Window | None = None
-                               ) -> np.ndarray:
+def published_wind_informed_bp(
+    bp: np.ndarray, dist: np.ndarray, grid: RegionGrid, window: Window | None = None
+) -> np.ndarray:
     left, bottom, right, top = grid.window_bounds(window or grid.full_window)
     kernels = published_kernels((left + right) / 2, (bottom + top) / 2)
     spreads = np.stack([published_spread(bp, kernels[d]) for d in DIRECTIONS])
@@ -98,7 +104,7 @@ def patchy_inputs(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = np.mgrid[0:h, 0:w]
     for _ in range(40):  # fields and towns: rectangles from 2 to 60 px
         r, c = rng.integers(0, h), rng.integers(0, w)
-        bp[r:r + rng.integers(2, 60), c:c + rng.integers(2, 60)] = 0
+        bp[r : r + rng.integers(2, 60), c : c + rng.integers(2, 60)] = 0
     for _ in range(6):  # lakes
         r, c, radius = rng.integers(0, h), rng.integers(0, w), rng.integers(3, 25)
         bp[(rows - r) ** 2 + (cols - c) ** 2 <= radius**2] = 0

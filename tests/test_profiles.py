@@ -90,8 +90,11 @@ def test_every_rule_states_its_resources_scaled_to_the_grid(tmp_path: Path) -> N
     declared = set(re.findall(r"^\s*(?:rule|checkpoint) (\w+):", rules_text, re.MULTILINE))
     assert declared <= set(conus) | set(demo), declared - set(conus) - set(demo)
     blocks = {**demo, **conus}
-    unsized = {rule for rule in declared  # every rule that runs a script (`all` only collects)
-               if not re.search(r"resources: .*\bruntime=\d+.*\bmem_mb=\d+", blocks[rule])}
+    unsized = {
+        rule
+        for rule in declared  # every rule that runs a script (`all` only collects)
+        if not re.search(r"resources: .*\bruntime=\d+.*\bmem_mb=\d+", blocks[rule])
+    }
     assert unsized == set(), unsized
     # A full CONUS region: 2 threads, 4000 MB (benchmarks/README.md); a demo region: 1 thread, the floor.
     assert "threads: 2" in conus["wind_region"] and "mem_mb=4000" in conus["wind_region"]

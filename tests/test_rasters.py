@@ -18,16 +18,12 @@ from windrisk.rasters import InputError, read_on_grid
 F32_NODATA = -3.4028234663852886e38
 # A small geographic grid with e > 0 (rows ascend north), 2 x 2 regions, and its north-up twin.
 GRID = RegionGrid("EPSG:4326", Affine(0.001, 0, -100.0, 0, 0.001, 40.0), (40, 60), (20, 30))
-GRID_NORTH_UP = RegionGrid(
-    "EPSG:4326", Affine(0.001, 0, -100.0, 0, -0.001, 40.04), (40, 60), (20, 30)
-)
+GRID_NORTH_UP = RegionGrid("EPSG:4326", Affine(0.001, 0, -100.0, 0, -0.001, 40.04), (40, 60), (20, 30))
 # A 0.002 deg north-up EPSG:4326 raster: lon -100.01..-99.91, lat 39.97..40.05.
 GEO_TRANSFORM = Affine(0.002, 0, -100.01, 0, -0.002, 40.05)
 
 
-def write_tif(
-    path: Path, data: np.ndarray, crs: str | None, transform: Affine, nodata: float | None
-) -> Path:
+def write_tif(path: Path, data: np.ndarray, crs: str | None, transform: Affine, nodata: float | None) -> Path:
     """A GeoTIFF of (band, row, col) or (row, col) data, written by rasterio itself."""
     data = data if data.ndim == 3 else data[None]
     profile = {
@@ -63,12 +59,10 @@ def geo_tif(tmp_path: Path) -> Path:
 @pytest.fixture
 def albers_tif(tmp_path: Path) -> tuple[Path, np.ndarray, Affine]:
     """A 30 m north-up EPSG:5070 raster covering GRID with a margin, with float32-lowest nodata."""
-    xmin, ymin, xmax, ymax = Transformer.from_crs(
-        "EPSG:4326", "EPSG:5070", always_xy=True
-    ).transform_bounds(*GRID.window_bounds(GRID.full_window), densify_pts=21)
-    transform = Affine(
-        30.0, 0, np.floor(xmin / 30) * 30 - 300, 0, -30.0, np.ceil(ymax / 30) * 30 + 300
+    xmin, ymin, xmax, ymax = Transformer.from_crs("EPSG:4326", "EPSG:5070", always_xy=True).transform_bounds(
+        *GRID.window_bounds(GRID.full_window), densify_pts=21
     )
+    transform = Affine(30.0, 0, np.floor(xmin / 30) * 30 - 300, 0, -30.0, np.ceil(ymax / 30) * 30 + 300)
     shape = (int((transform.f - ymin) // 30) + 20, int((xmax - transform.c) // 30) + 20)
     data = coded(shape)[0]
     data[40:60, 40:70] = np.float32(F32_NODATA)
@@ -79,9 +73,7 @@ def albers_tif(tmp_path: Path) -> tuple[Path, np.ndarray, Affine]:
     return path, expected, transform
 
 
-def expected_albers(
-    grid: RegionGrid, window: Window, native: np.ndarray, transform: Affine
-) -> np.ndarray:
+def expected_albers(grid: RegionGrid, window: Window, native: np.ndarray, transform: Affine) -> np.ndarray:
     """Hand-made exact nearest: each pixel centre to EPSG:5070, then the pixel containing it."""
     gx, gy = np.meshgrid(grid.x_coords(window.cols), grid.y_coords(window.rows))
     x, y = Transformer.from_crs("EPSG:4326", "EPSG:5070", always_xy=True).transform(gx, gy)
@@ -110,9 +102,7 @@ def test_north_up_grid_reads_the_same_ground(geo_tif: Path) -> None:
     expected[36:38, 4:6] = np.nan  # native (23, 7): NaN
     np.testing.assert_array_equal(out, expected)
     # The same ground as the e > 0 grid, in the opposite row order.
-    np.testing.assert_array_equal(
-        out[::-1], read_on_grid(str(geo_tif), GRID, GRID.full_window, name="x")
-    )
+    np.testing.assert_array_equal(out[::-1], read_on_grid(str(geo_tif), GRID, GRID.full_window, name="x"))
 
 
 def test_albers_raster_nodata_and_nearest(albers_tif: tuple[Path, np.ndarray, Affine]) -> None:
@@ -145,18 +135,12 @@ def test_region_windows_equal_the_whole_grid(
 
 
 def test_multiband_returns_band_row_col(tmp_path: Path) -> None:
-    path = write_tif(
-        tmp_path / "wind.tif", coded((40, 50), bands=8), "EPSG:4326", GEO_TRANSFORM, None
-    )
-    out = read_on_grid(
-        str(path), GRID, GRID.region_window("y0_x1"), name="inputs.wind.distribution"
-    )
+    path = write_tif(tmp_path / "wind.tif", coded((40, 50), bands=8), "EPSG:4326", GEO_TRANSFORM, None)
+    out = read_on_grid(str(path), GRID, GRID.region_window("y0_x1"), name="inputs.wind.distribution")
     assert out.shape == (8, 20, 30)
     r, c = np.meshgrid(np.arange(20), np.arange(30, 60), indexing="ij")
     for band in range(8):
-        np.testing.assert_array_equal(
-            out[band], band * 1_000_000 + (24 - r // 2) * 1000 + (5 + c // 2)
-        )
+        np.testing.assert_array_equal(out[band], band * 1_000_000 + (24 - r // 2) * 1000 + (5 + c // 2))
 
 
 def test_native_fn_runs_at_native_resolution_before_resampling(geo_tif: Path) -> None:
@@ -170,9 +154,7 @@ def test_native_fn_runs_at_native_resolution_before_resampling(geo_tif: Path) ->
     out = read_on_grid(str(geo_tif), GRID, window, name="x", native_fn=east_neighbour)
     assert len(seen) == 1 and seen[0][0] < 20 and seen[0][1] < 30  # coarser than the 20 x 30 window
     r, c = np.meshgrid(np.arange(20, 40), np.arange(30, 60), indexing="ij")
-    np.testing.assert_array_equal(
-        out, (24 - r // 2) * 1000 + (5 + c // 2) + 1
-    )  # one *native* column east
+    np.testing.assert_array_equal(out, (24 - r // 2) * 1000 + (5 + c // 2) + 1)  # one *native* column east
 
 
 def test_integer_raster_nodata(tmp_path: Path) -> None:
@@ -200,7 +182,9 @@ def test_unreadable_no_crs_and_no_overlap_are_input_errors(tmp_path: Path, geo_t
     with pytest.raises(InputError, match=r"inputs.crps: the raster has no CRS"):
         read_on_grid(str(no_crs), GRID, GRID.full_window, name="inputs.crps")
     far = RegionGrid("EPSG:4326", Affine(0.001, 0, 10.0, 0, 0.001, 10.0), (10, 10), (10, 10))
-    with pytest.raises(InputError, match=r"burn_probability.2011: in its CRS \(EPSG:4326\) the raster does not overlap"):
+    with pytest.raises(
+        InputError, match=r"burn_probability.2011: in its CRS \(EPSG:4326\) the raster does not overlap"
+    ):
         read_on_grid(str(geo_tif), far, far.full_window, name="inputs.burn_probability.2011")
 
 
@@ -216,9 +200,7 @@ def test_s3_reads_like_local(geo_tif: Path, s3_client: Any) -> None:
 
 # ---- exact nearest at interpolation speed ----------------------------------------------------
 # The published CONUS grid (config/conus.yaml): EPSG:4326, rows ascending north, 0.000308 deg.
-CONUS = RegionGrid(
-    "EPSG:4326", Affine(0.000308, 0, -125.0, 0, 0.000308, 21.15), (97579, 208881), (6000, 4500)
-)
+CONUS = RegionGrid("EPSG:4326", Affine(0.000308, 0, -125.0, 0, 0.000308, 21.15), (97579, 208881), (6000, 4500))
 # A north-up grid at 70-71 N read from polar stereographic (EPSG:3413) rasters.
 ARCTIC = RegionGrid("EPSG:4326", Affine(0.0008, 0, -150.0, 0, -0.0003, 71.0), (3334, 1250), (600, 500))
 
@@ -227,7 +209,8 @@ def native_under(grid: RegionGrid, window: Window, crs: str, res: float) -> tupl
     """Coded values (one per native pixel) covering ``window`` in ``crs`` at ``res`` metres, as a
     read window starting at native (7, 11) of a larger raster (indices are full-raster)."""
     bounds = Transformer.from_crs(grid.crs, crs, always_xy=True).transform_bounds(
-        *grid.window_bounds(window), densify_pts=64)
+        *grid.window_bounds(window), densify_pts=64
+    )
     x0, y0 = np.floor(bounds[0] / res) * res - 20 * res, np.ceil(bounds[3] / res) * res + 20 * res
     offset = (7, 11)
     transform = Affine(res, 0, x0 - offset[1] * res, 0, -res, y0 + offset[0] * res)
@@ -238,8 +221,7 @@ def native_under(grid: RegionGrid, window: Window, crs: str, res: float) -> tupl
 def corner_windows(grid: RegionGrid, size: int) -> list[Window]:
     """Windows at the grid's four corners, off the interpolation lattice (starts not multiples of 16)."""
     rows, cols = grid.shape
-    return [Window(r, r + size, c, c + size)
-            for r in (3, rows - size - 5) for c in (9, cols - size - 2)]
+    return [Window(r, r + size, c, c + size) for r in (3, rows - size - 5) for c in (9, cols - size - 2)]
 
 
 @pytest.mark.parametrize("res", [30.0, 270.0])
@@ -257,7 +239,8 @@ def test_fast_nearest_equals_exact_at_high_latitude_and_north_up() -> None:
         native, transform, offset = native_under(ARCTIC, window, "EPSG:3413", 30.0)
         exact = rasters.sample_nearest_exact(native, transform, offset, ARCTIC, window, "EPSG:3413")
         np.testing.assert_array_equal(
-            rasters._sample_nearest(native, transform, offset, ARCTIC, window, "EPSG:3413"), exact)
+            rasters._sample_nearest(native, transform, offset, ARCTIC, window, "EPSG:3413"), exact
+        )
 
 
 def test_the_exact_fallback_is_what_makes_them_equal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,8 +271,9 @@ def test_interpolation_error_stays_within_the_bound_before_the_safety_factor(gri
         k, m = np.floor(r).astype(int)[:, None], np.floor(c).astype(int)[None, :]
         t, u = (r - np.floor(r))[:, None], (c - np.floor(c))[None, :]
         for values, want in ((lattice.x, exact[0]), (lattice.y, exact[1])):
-            got = ((1 - t) * ((1 - u) * values[k, m] + u * values[k, m + 1])
-                   + t * ((1 - u) * values[k + 1, m] + u * values[k + 1, m + 1]))
+            got = (1 - t) * ((1 - u) * values[k, m] + u * values[k, m + 1]) + t * (
+                (1 - u) * values[k + 1, m] + u * values[k + 1, m + 1]
+            )
             assert np.abs(got - want).max() <= 0.6 * rasters.interpolation_bound(values)
 
 

@@ -39,11 +39,14 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, RegionG
     from windrisk.store import ensure_template, write_region, write_sentinel
 
     root = tmp_path_factory.mktemp("small_store")
-    cfg = load_config(DEMO_CONFIG, {
-        "results": str(root / "results"),
-        "store": {"url": str(root / "store.icechunk")},
-        "grid": {"transform": [0.01, 0.0, -123.0, 0.0, 0.01, 38.0], "shape": [40, 55], "chunks": [20, 20]},
-    })
+    cfg = load_config(
+        DEMO_CONFIG,
+        {
+            "results": str(root / "results"),
+            "store": {"url": str(root / "store.icechunk")},
+            "grid": {"transform": [0.01, 0.0, -123.0, 0.0, 0.01, 38.0], "shape": [40, 55], "chunks": [20, 20]},
+        },
+    )
     grid = grid_from_config(cfg)
     ensure_template(cfg, grid)
     rows, cols = np.mgrid[0 : grid.shape[0], 0 : grid.shape[1]]
@@ -91,10 +94,10 @@ def test_region_groups_read_an_older_snapshot_at_that_snapshot(small_store) -> N
 
     cfg, grid, sentinels, full = small_store
     first = store.read_sentinel(sentinels["y0_x0"])["snapshot_id"]  # y0_x1 not yet written there
-    (rid, group), = store.region_groups(cfg, {"y0_x1": first})
+    ((rid, group),) = store.region_groups(cfg, {"y0_x1": first})
     rows, cols = grid.region_slices(rid)
     assert np.isnan(group["rps_2011"][rows, cols]).all()
-    (_, tip), = store.region_groups(cfg, {"y0_x1": store.read_sentinel(sentinels["y0_x1"])["snapshot_id"]})
+    ((_, tip),) = store.region_groups(cfg, {"y0_x1": store.read_sentinel(sentinels["y0_x1"])["snapshot_id"]})
     np.testing.assert_array_equal(tip["rps_2011"][rows, cols], full[rows, cols])
 
 
@@ -121,11 +124,13 @@ def test_quicklook_and_overview_pngs(small_store, tmp_path: Path) -> None:
 # ---- scores and benchmarks ------------------------------------------------------------------
 def test_score_counts_streams_columns(tmp_path: Path) -> None:
     parquet = tmp_path / "b.parquet"
-    table = pa.table({
-        "id": ["a", "b", "c", "d", "e"],
-        "score_2011": pa.array([0, 10, 10, None, 3], pa.uint8()),
-        "score_2047": pa.array([1, 10, None, None, 3], pa.uint8()),
-    })
+    table = pa.table(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "score_2011": pa.array([0, 10, 10, None, 3], pa.uint8()),
+            "score_2047": pa.array([1, 10, None, None, 3], pa.uint8()),
+        }
+    )
     pq.write_table(table, parquet, row_group_size=2)
     counts = score_counts(parquet)
     assert counts["2011"].tolist() == [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 1]

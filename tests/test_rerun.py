@@ -29,11 +29,17 @@ pytestmark = pytest.mark.slow
 REGION = "y1_x1"
 PATHS = RunPaths("results")
 # Steps that read every region (or what reads every region): re-run when any region changes.
-COMBINE = {"aggregate_conus": 1, "pmtiles": 1, "map_page": 1, "report_scores": 1,
-           "report_accounting": 1, "report_benchmarks": 1, "all": 1}
+COMBINE = {
+    "aggregate_conus": 1,
+    "pmtiles": 1,
+    "map_page": 1,
+    "report_scores": 1,
+    "report_accounting": 1,
+    "report_benchmarks": 1,
+    "all": 1,
+}
 # One region's wind step changed: its own jobs, the overview of all sentinels, and COMBINE.
-REGION_WIND = {"wind_region": 1, "buildings_region": 1, "report_region": 1, "report_overview": 1,
-               **COMBINE}
+REGION_WIND = {"wind_region": 1, "buildings_region": 1, "report_region": 1, "report_overview": 1, **COMBINE}
 WILDCARD = re.compile(r"wildcards: region_id=(\S+)")
 
 
@@ -133,14 +139,20 @@ def test_a_wind_code_edit_reruns_every_region_and_adopts_none(work: Path, code: 
     sentinel.unlink()
     stats, regions = dry_run(work, env=env)
     n_regions = len(list((work / "results" / "regions").glob("*.parquet")))
-    assert stats == {"wind_region": n_regions, "buildings_region": n_regions, "report_region": n_regions,
-                     "report_overview": 1, **COMBINE}
+    assert stats == {
+        "wind_region": n_regions,
+        "buildings_region": n_regions,
+        "report_region": n_regions,
+        "report_overview": 1,
+        **COMBINE,
+    }
     assert len(regions) == n_regions
     assert not sentinel.exists()
 
 
-def test_a_tiles_code_edit_reruns_only_the_tiles_and_what_reads_them(work: Path, code: tuple[Path, dict[str, str]]
-                                                                      ) -> None:
+def test_a_tiles_code_edit_reruns_only_the_tiles_and_what_reads_them(
+    work: Path, code: tuple[Path, dict[str, str]]
+) -> None:
     package, env = code
     with (package / "tiles.py").open("a") as f:
         f.write("\n\nEDITED = True\n")

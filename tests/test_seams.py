@@ -59,15 +59,17 @@ def whole(demo: tuple[dict, str]) -> wind.WindowInputs:
     return wind.load_window_inputs(cfg, grid, grid.full_window, distribution)
 
 
-def reached_by_spreading(bp: np.ndarray, distribution: np.ndarray, size: tuple[float, float],
-                         rows_ascend_north: bool) -> np.ndarray:
+def reached_by_spreading(
+    bp: np.ndarray, distribution: np.ndarray, size: tuple[float, float], rows_ascend_north: bool
+) -> np.ndarray:
     """True where BP is 0 on land but the spreading gives a value (composite > 0)."""
     comp = wind.composite(bp, distribution, wind.direction_kernels(size, rows_ascend_north))
     return (bp == 0) & (comp > 0)
 
 
-def test_every_region_alone_equals_the_whole_grid(demo: tuple[dict, str], whole: wind.WindowInputs,
-                                                  alone: dict[str, dict[str, np.ndarray]]) -> None:
+def test_every_region_alone_equals_the_whole_grid(
+    demo: tuple[dict, str], whole: wind.WindowInputs, alone: dict[str, dict[str, np.ndarray]]
+) -> None:
     cfg, _ = demo
     grid = grid_from_config(cfg)
     by_size: dict[tuple[float, float], dict[str, np.ndarray]] = {}
@@ -76,8 +78,10 @@ def test_every_region_alone_equals_the_whole_grid(demo: tuple[dict, str], whole:
         # One whole-grid computation per kernel set (chunk row); 2047 on the first only, for time.
         runs = CLIMATE_RUNS if not by_size else CLIMATE_RUNS[:1]
         if size not in by_size:
-            by_size[size] = {run: wind.wind_informed_bp(whole.bp[run], whole.distribution, size,
-                                                        grid.rows_ascend_north) for run in runs}
+            by_size[size] = {
+                run: wind.wind_informed_bp(whole.bp[run], whole.distribution, size, grid.rows_ascend_north)
+                for run in runs
+            }
         out = alone[rid]
         assert list(out) == list(VARIABLES)
         rows, cols = grid.region_slices(rid)
@@ -97,8 +101,7 @@ def test_every_region_alone_equals_the_whole_grid(demo: tuple[dict, str], whole:
     assert np.isnan(alone["y1_x0"]["bp_2011"]).all()
 
 
-def test_spreading_changes_much_of_every_land_region(demo: tuple[dict, str],
-                                                     whole: wind.WindowInputs) -> None:
+def test_spreading_changes_much_of_every_land_region(demo: tuple[dict, str], whole: wind.WindowInputs) -> None:
     """Not vacuous: the seams compared above hold values the spreading made, on every land region."""
     cfg, _ = demo
     grid = grid_from_config(cfg)

@@ -77,7 +77,12 @@ def test_full_file(site: str) -> None:
 
 @pytest.mark.parametrize(
     ("header", "start", "end"),
-    [("bytes=0-99", 0, 99), ("bytes=1000-1999", 1000, 1999), ("bytes=-300", 9940, 10239), ("bytes=10000-", 10000, 10239)],
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=1000-1999", 1000, 1999),
+        ("bytes=-300", 9940, 10239),
+        ("bytes=10000-", 10000, 10239),
+    ],
 )
 def test_partial(site: str, header: str, start: int, end: int) -> None:
     status, headers, body = fetch(site + "buildings.pmtiles", header)

@@ -77,8 +77,9 @@ class SlurmJob:
 def jobs_of_run(run_id: str) -> list[SlurmJob]:
     """This run's Slurm jobs (the plugin names every job after the run id), in submission order;
     squeue keeps finished jobs for MinJobAge (1 h on our cluster)."""
-    out = subprocess.run(["squeue", "--states=all", "-h", "-o", "%i|%j|%T|%k"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["squeue", "--states=all", "-h", "-o", "%i|%j|%T|%k"], capture_output=True, text=True, check=True
+    ).stdout
     rows = [line.split("|") for line in out.splitlines() if line]
     jobs = [SlurmJob(row[0], row[2], row[3]) for row in rows if row[1] == run_id]
     return sorted(jobs, key=lambda job: [int(part) for part in job.id.split("_")])
@@ -89,8 +90,9 @@ def run_id_of(log: str) -> str | None:
     first = SUBMITTED.search(log)
     if first is None:
         return None
-    out = subprocess.run(["squeue", "--states=all", "-h", "-j", first.group(1), "-o", "%j"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        ["squeue", "--states=all", "-h", "-j", first.group(1), "-o", "%j"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     return out or None
 
 
@@ -108,8 +110,9 @@ def run_cancelling_first_and_middle(workdir: Path, targets: list[str], timeout: 
     one (by submission order) after each has run a few seconds, as a pre-emption would."""
     logfile = workdir / "snakemake.log"
     with logfile.open("w") as out:
-        proc = subprocess.Popen(snakemake_cmd(workdir, *PROFILE, "--jobs", "4", *targets),
-                                stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            snakemake_cmd(workdir, *PROFILE, "--jobs", "4", *targets), stdout=out, stderr=subprocess.STDOUT, text=True
+        )
     deadline = time.monotonic() + timeout
     run_id, picks, cancelled, running_since = None, None, {}, {}
     try:
@@ -186,13 +189,23 @@ def test_a_cancelled_job_reruns_only_its_region(cancel_run: CancelRun) -> None:
 
 def test_a_job_no_node_can_run_stops_the_run_at_start(slurm_cluster: None, tmp_path: Path) -> None:
     # Slurm itself would leave pmtiles PENDING (Reason=PartitionConfig) forever, saying nothing.
-    node_cpus = max(int(cpus) for cpus in subprocess.run(
-        ["sinfo", "-h", "-N", "-o", "%c"], capture_output=True, text=True, check=True).stdout.split())
+    node_cpus = max(
+        int(cpus)
+        for cpus in subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%c"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
     started = time.monotonic()
     proc = run_snakemake(
-        tmp_path, *PROFILE, "--set-resources", f"pmtiles:cpus_per_task={node_cpus + 1}",
-        "--slurm-array-jobs", "wind_region", str(Path(RunPaths("results").pmtiles)),
-        check=False, timeout=300,
+        tmp_path,
+        *PROFILE,
+        "--set-resources",
+        f"pmtiles:cpus_per_task={node_cpus + 1}",
+        "--slurm-array-jobs",
+        "wind_region",
+        str(Path(RunPaths("results").pmtiles)),
+        check=False,
+        timeout=300,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, log[-4000:]

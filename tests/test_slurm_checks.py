@@ -32,10 +32,18 @@ def test_parse_sinfo() -> None:
     assert nodes[2].max_minutes == 30
 
 
-@pytest.mark.parametrize(("text", "minutes"), [
-    ("infinite", float("inf")), ("UNLIMITED", float("inf")), ("1:00:00", 60), ("30:00", 30),
-    ("45", 45), ("1-12:30:00", 2190), ("0:00:30", 0.5),
-])
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [
+        ("infinite", float("inf")),
+        ("UNLIMITED", float("inf")),
+        ("1:00:00", 60),
+        ("30:00", 30),
+        ("45", 45),
+        ("1-12:30:00", 2190),
+        ("0:00:30", 0.5),
+    ],
+)
 def test_parse_time_limit(text: str, minutes: float) -> None:
     assert parse_time_limit(text) == minutes
 
@@ -77,8 +85,9 @@ def job(rule: str, threads: int = 1, **resources: object) -> SimpleNamespace:
 
 def test_request_of_follows_the_slurm_plugin() -> None:
     # cpus_per_task wins over threads (as `-c`); mem_mb_per_cpu is per CPU; TBD values count as unset.
-    assert request_of(job("pmtiles", threads=8, cpus_per_task=4, mem_mb=16000, runtime=480)) == \
-        Request("pmtiles", 4, 16000, 480)
+    assert request_of(job("pmtiles", threads=8, cpus_per_task=4, mem_mb=16000, runtime=480)) == Request(
+        "pmtiles", 4, 16000, 480
+    )
     assert request_of(job("r", threads=3, mem_mb_per_cpu=1000, runtime="<TBD>")) == Request("r", 3, 3000, 0)
     assert request_of(job("r", slurm_partition="large")).partition == "large"
 

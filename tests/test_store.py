@@ -108,7 +108,9 @@ def test_region_roundtrip_provenance_and_proof(any_cfg: dict) -> None:
     second = write(any_cfg, "y3_x4")
     assert set(store.SENTINEL_KEYS) <= set(second)
     assert first["base_snapshot_id"] == template and second["base_snapshot_id"] == first["snapshot_id"]
-    assert_region_equal(store.read_region(any_cfg, grid, "y1_x2", second["snapshot_id"]), expected_arrays(grid, "y1_x2"))
+    assert_region_equal(
+        store.read_region(any_cfg, grid, "y1_x2", second["snapshot_id"]), expected_arrays(grid, "y1_x2")
+    )
     # The first snapshot does not hold the second region yet: reads are pinned to a snapshot.
     assert np.isnan(store.read_region(any_cfg, grid, "y3_x4", first["snapshot_id"])["crps"]).all()
     info = store.open_repo(any_cfg).lookup_snapshot(first["snapshot_id"])
@@ -129,9 +131,15 @@ def test_data_sha256_canonicalises_nans_without_changing_the_hash() -> None:
     negative = {name: np.where(np.isnan(a), -np.float32(np.nan), a) for name, a in arrays.items()}  # as 0/0 makes
     assert (negative["crps"].view(np.uint32) == 0xFFC00000).any()
     as_float64 = {name: a.astype(np.float64) for name, a in arrays.items()}
-    canonical = hashlib.sha256(b"".join(
-        np.where(np.isnan(arrays[name]), np.float32(np.nan), arrays[name]).tobytes() for name in VARIABLES))
-    assert store.data_sha256(arrays) == store.data_sha256(negative) == store.data_sha256(as_float64) == canonical.hexdigest()
+    canonical = hashlib.sha256(
+        b"".join(np.where(np.isnan(arrays[name]), np.float32(np.nan), arrays[name]).tobytes() for name in VARIABLES)
+    )
+    assert (
+        store.data_sha256(arrays)
+        == store.data_sha256(negative)
+        == store.data_sha256(as_float64)
+        == canonical.hexdigest()
+    )
     assert store._region_arrays(grid, "y1_x1", arrays)["crps"] is arrays["crps"]  # canonical already: not copied
     clean = store._region_arrays(grid, "y1_x1", negative)["crps"]
     assert (np.isnan(clean) == np.isnan(negative["crps"])).all() and (clean.view(np.uint32) != 0xFFC00000).all()
@@ -198,16 +206,20 @@ def test_lost_commit_is_written_again(local_cfg: dict, monkeypatch: pytest.Monke
     assert len(calls) == 2 and payload["snapshot_id"] == calls[1] != calls[0]
 
 
-def test_a_commit_that_never_proves_fails_after_the_bounded_tries(local_cfg: dict, monkeypatch: pytest.MonkeyPatch
-                                                                   ) -> None:
+def test_a_commit_that_never_proves_fails_after_the_bounded_tries(
+    local_cfg: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The one bound on a region's commits (docs/architecture.md, "Retries"): PROOF_TRIES writes,
     then a CommitError with the fix; no other loop multiplies it."""
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
     calls: list[str] = []
     monkeypatch.setattr(store, "_branch_commit", lambda repo, branch, snap: calls.append(snap))  # never on the branch
-    with pytest.raises(store.CommitError, match=rf"y1_x2: commit could not be proven after {store.PROOF_TRIES} tries "
-                                                r".*Fix: "):
+    with pytest.raises(
+        store.CommitError,
+        match=rf"y1_x2: commit could not be proven after {store.PROOF_TRIES} tries "
+        r".*Fix: ",
+    ):
         write(local_cfg, "y1_x2")
     assert len(calls) == store.PROOF_TRIES == len(set(calls))  # each try a new commit
 
@@ -321,8 +333,13 @@ def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(tmp_
         payload = store.write_region(local_cfg, grid, rid, expected_arrays(grid, rid), provenance)
         store.write_sentinel(store.sentinel_path(paths, rid), payload)
         written[rid] = store.sentinel_path(paths, rid).read_bytes()
-    store.write_region(local_cfg, grid, "y2_x2", expected_arrays(grid, "y2_x2"),
-                       store.region_provenance(local_cfg, {"crps": {"sha256": "b"}}, "1.0"))  # newer, other input
+    store.write_region(
+        local_cfg,
+        grid,
+        "y2_x2",
+        expected_arrays(grid, "y2_x2"),
+        store.region_provenance(local_cfg, {"crps": {"sha256": "b"}}, "1.0"),
+    )  # newer, other input
     for rid in written:
         store.sentinel_path(paths, rid).unlink()
     rids = list(grid.all_region_ids)
@@ -337,7 +354,6 @@ def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(tmp_
     store.sentinel_path(paths, "y0_x0").unlink()
     [again] = store.adopt_regions(local_cfg, grid, paths, ["y0_x0"], other_code)
     assert not again.adopted and "code_version" in again.reason
-
 
 
 def test_committed_sentinel_skips_only_a_provably_landed_region_of_this_provenance(local_cfg: dict) -> None:
@@ -381,10 +397,12 @@ def test_committed_sentinel_of_a_commit_without_chunk_refs_reads_the_data(local_
     assert "chunk_refs" not in store.region_records(tip)["y1_x1"]
     with readcount.files_read(chunks_dir(local_cfg)) as reads:
         assert store.committed_sentinel(local_cfg, grid, "y1_x1", PROVENANCE) == store.sentinel_from_commit(
-            local_cfg, "y1_x1", tip)
+            local_cfg, "y1_x1", tip
+        )
     assert set(reads) == set(region_chunk_ids(local_cfg, grid, "y1_x1").values())
     delete_chunk(local_cfg, region_chunk_ids(local_cfg, grid, "y1_x1")["crps"])
     assert store.committed_sentinel(local_cfg, grid, "y1_x1", PROVENANCE) is None
+
 
 # ---- group commit ----------------------------------------------------------------------------
 def hand_over(cfg: dict, rid: str, *, chunk_refs: bool = True) -> str:
@@ -396,8 +414,13 @@ def hand_over(cfg: dict, rid: str, *, chunk_refs: bool = True) -> str:
     fork, wrote = store._forked_write(cfg, grid, rid, store._region_arrays(grid, rid, expected_arrays(grid, rid)))
     if not chunk_refs:
         del wrote["chunk_refs"]
-    record = {"region_id": rid, "data_sha256": store.data_sha256(expected_arrays(grid, rid)), "all_nan": False,
-              **PROVENANCE, **wrote}
+    record = {
+        "region_id": rid,
+        "data_sha256": store.data_sha256(expected_arrays(grid, rid)),
+        "all_nan": False,
+        **PROVENANCE,
+        **wrote,
+    }
     committer.submit(ticket, fork, record)
     return ticket
 
@@ -445,6 +468,7 @@ def test_gc_refuses_while_a_run_writes_and_names_the_way_out(tmp_path: Path, loc
     assert report["cutoff_set_by"] == "store.gc.safety_window_s"
     tip = store.open_repo(local_cfg).lookup_branch("main")
     assert_region_equal(store.read_region(local_cfg, grid, "y0_x2", tip), expected_arrays(grid, "y0_x2"))
+
 
 def test_deleted_chunks_make_a_done_region_stale_until_rewritten(tmp_path: Path, any_cfg: dict) -> None:
     """Issue 16: gc deleted a committed region's chunk after its sentinel was written."""

@@ -46,9 +46,17 @@ class Worker:
 
     def __init__(self) -> None:
         # Dummy S3 keys from the environment, as a real job gets them (workers outlive one server).
-        env = {**os.environ, **S3_ENV, "PYTHONPATH": os.pathsep.join([str(WORKER.parent), os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            **S3_ENV,
+            "PYTHONPATH": os.pathsep.join([str(WORKER.parent), os.environ.get("PYTHONPATH", "")]),
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            [sys.executable, str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
 
     def wait_ready(self) -> None:

@@ -99,7 +99,9 @@ def test_attributes_are_the_map_fields_rounded(built: tuple, archive: tuple) -> 
 
 def test_low_max_zoom_needs_no_partitions(tmp_path: Path) -> None:
     table = conus_file(tmp_path / "conus.parquet", n=800)
-    plan = t.build_pmtiles(tmp_path / "conus.parquet", tmp_path / "out.pmtiles", {"layer": "a", "min_zoom": 2, "max_zoom": 6})
+    plan = t.build_pmtiles(
+        tmp_path / "conus.parquet", tmp_path / "out.pmtiles", {"layer": "a", "min_zoom": 2, "max_zoom": 6}
+    )
     header, _, per_zoom = read_archive(tmp_path / "out.pmtiles")
     assert plan.n_partitions == 0 and (header["min_zoom"], header["max_zoom"]) == (2, 6)
     assert len({f["properties"]["id"] for f in per_zoom[6]}) == table.num_rows
@@ -118,7 +120,9 @@ def test_helpers() -> None:
     assert t.drop_rate_for(10**12, 14) == t.MAX_DROP_RATE
     rounded = t.round_significant(pa.array([0.012345, 123456.0, 0.0, None], pa.float32())).to_pylist()
     assert rounded[:3] == pytest.approx([0.0123, 123000.0, 0.0], rel=1e-6) and rounded[3] is None
-    pts = shapely.from_wkb(t.wkb_points(np.array([1.5, -122.25]), np.array([2.5, 37.75])).to_numpy(zero_copy_only=False))
+    pts = shapely.from_wkb(
+        t.wkb_points(np.array([1.5, -122.25]), np.array([2.5, 37.75])).to_numpy(zero_copy_only=False)
+    )
     assert shapely.equals(pts, shapely.points([(1.5, 2.5), (-122.25, 37.75)])).all()
     assert t.sample_mask(0, 1000, 7.5).sum() == 134 and t.sample_mask(0, 3, 1.0).all()
     x, y = t.tile_xy(np.array([-180.0, 0.0, 179.9999]), np.array([85.0, 0.0, -85.0]), 1)

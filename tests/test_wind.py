@@ -30,7 +30,7 @@ def oracle_correlate(arr: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     if a.size <= 20_000:
         # Cropping all-zero rim rows/columns symmetrically keeps the centre and the result.
         (pr, pc), h = wind.kernel_reach_px(kernel), kernel.shape[0] // 2
-        small = kernel[h - pr:h + pr + 1, h - pc:h + pc + 1]
+        small = kernel[h - pr : h + pr + 1, h - pc : h + pc + 1]
         return ndimage.correlate(a, small, mode="constant", cval=0.0)
     return cv2.filter2D(a, cv2.CV_64F, kernel, borderType=cv2.BORDER_CONSTANT)
 
@@ -50,14 +50,12 @@ def oracle_spread(bp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def oracle_blur(arr: np.ndarray, ksize: int) -> np.ndarray:
     valid = ~np.isnan(arr)
-    blur = lambda a: cv2.GaussianBlur(a.astype(np.float64), (ksize, ksize), 0,
-                                      borderType=cv2.BORDER_CONSTANT)
+    blur = lambda a: cv2.GaussianBlur(a.astype(np.float64), (ksize, ksize), 0, borderType=cv2.BORDER_CONSTANT)
     num, den = blur(np.where(valid, arr, 0)), blur(valid)
     return np.where(valid, num / np.where(valid, den, 1), np.nan)
 
 
-def oracle_wind_informed_bp(bp: np.ndarray, dist: np.ndarray, size: tuple[float, float],
-                            north_up: bool) -> np.ndarray:
+def oracle_wind_informed_bp(bp: np.ndarray, dist: np.ndarray, size: tuple[float, float], north_up: bool) -> np.ndarray:
     kernels = wind.direction_kernels(size, north_up)
     spreads = np.stack([oracle_spread(bp, kernels[d]) for d in wind.DIRECTIONS])  # all 8 at once
     total = dist.astype(np.float64).sum(axis=0)
@@ -101,8 +99,9 @@ bp_values = st.one_of(st.just(0.0), st.just(np.nan), st.floats(2**-16, 0.25, wid
     st.booleans(),
 )
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_fast_path_matches_oracle_on_small_shapes(bp: np.ndarray, seed: int, size: tuple[float, float],
-                                                  north_up: bool) -> None:
+def test_fast_path_matches_oracle_on_small_shapes(
+    bp: np.ndarray, seed: int, size: tuple[float, float], north_up: bool
+) -> None:
     rng = np.random.default_rng(seed)
     dist = (rng.random((8, *bp.shape)) * (rng.random((8, *bp.shape)) > 0.4)).astype(np.float32)
     fast = wind.wind_informed_bp(bp, dist, size, north_up)
@@ -115,8 +114,11 @@ def test_fast_path_matches_oracle_on_small_shapes(bp: np.ndarray, seed: int, siz
 def test_oracle_correlations_agree() -> None:
     a = np.random.default_rng(3).random((90, 110))
     k = wind.direction_kernels(SIZE, True)["NE"]
-    np.testing.assert_allclose(ndimage.correlate(a, k, mode="constant"),
-                               cv2.filter2D(a, cv2.CV_64F, k, borderType=cv2.BORDER_CONSTANT), atol=1e-12)
+    np.testing.assert_allclose(
+        ndimage.correlate(a, k, mode="constant"),
+        cv2.filter2D(a, cv2.CV_64F, k, borderType=cv2.BORDER_CONSTANT),
+        atol=1e-12,
+    )
 
 
 # ---- the rules of each step ---------------------------------------------------------------------
@@ -194,12 +196,15 @@ def test_blur_is_opencvs_inside_and_does_not_grow_nan_holes() -> None:
 
 
 def test_fill_isolated_zeros_by_hand() -> None:
-    bp = np.array([
-        [1, 2, 3, 4],
-        [5, 0, 7, 0],
-        [9, 10, np.nan, 12],
-        [13, 14, 15, 16],
-    ], dtype=np.float32)
+    bp = np.array(
+        [
+            [1, 2, 3, 4],
+            [5, 0, 7, 0],
+            [9, 10, np.nan, 12],
+            [13, 14, 15, 16],
+        ],
+        dtype=np.float32,
+    )
     out = wind.fill_isolated_zeros(bp)
     assert out[1, 1] == pytest.approx((1 + 2 + 3 + 5 + 0 + 7 + 9 + 10) / 8)  # NaN corner skipped
     assert out[2, 2] == pytest.approx((0 + 7 + 0 + 10 + 12 + 14 + 15 + 16) / 8)  # NaN centre skipped

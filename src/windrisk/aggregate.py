@@ -44,7 +44,9 @@ def file_geo(path: str | Path) -> dict:
     try:
         return json.loads(schema.metadata[b"geo"])
     except (KeyError, TypeError, json.JSONDecodeError):
-        raise ValueError(f"{path} has no GeoParquet 'geo' metadata; delete it and re-run its buildings_region job") from None
+        raise ValueError(
+            f"{path} has no GeoParquet 'geo' metadata; delete it and re-run its buildings_region job"
+        ) from None
 
 
 def union_bbox(geos: Sequence[dict]) -> tuple[float, float, float, float] | None:
@@ -145,8 +147,10 @@ def accounting(paths: Sequence[str | Path], census: Mapping[str, Any]) -> dict[s
         rid = account["region_id"]
         expected = int(census["regions"].get(rid, {}).get("rows", 0))
         if account["rows_owned"] != expected:
-            raise ValueError(f"{path}: region {rid} owns {account['rows_owned']} rows, the input check counted "
-                             f"{expected}; delete it and re-run its buildings_region job")
+            raise ValueError(
+                f"{path}: region {rid} owns {account['rows_owned']} rows, the input check counted "
+                f"{expected}; delete it and re-run its buildings_region job"
+            )
         covered.add(rid)
         written += account["written"]
         repaired += account["repaired_invalid"]
@@ -155,15 +159,25 @@ def accounting(paths: Sequence[str | Path], census: Mapping[str, Any]) -> dict[s
     not_covered = {rid: v["rows"] for rid, v in census["regions"].items() if rid not in covered}
     no_location = {reason: int(census["no_location"].get(reason, 0)) for reason in DEFECTS}
     summary = {
-        "input_rows": int(census["rows"]), "written": written, "dropped_in_regions": dropped,
-        "dropped_without_location": no_location, "outside_grid": int(census["outside_grid"]),
+        "input_rows": int(census["rows"]),
+        "written": written,
+        "dropped_in_regions": dropped,
+        "dropped_without_location": no_location,
+        "outside_grid": int(census["outside_grid"]),
         "in_regions_not_in_this_run": sum(not_covered.values()),
         "in_regions_without_data": sum(not_covered.get(rid, 0) for rid in census["regions_without_data"]),
         "repaired_invalid_kept": repaired,
     }
-    accounted = (written + sum(dropped.values()) + sum(no_location.values()) + summary["outside_grid"]
-                 + summary["in_regions_not_in_this_run"])
+    accounted = (
+        written
+        + sum(dropped.values())
+        + sum(no_location.values())
+        + summary["outside_grid"]
+        + summary["in_regions_not_in_this_run"]
+    )
     if accounted != summary["input_rows"]:
-        raise ValueError(f"buildings do not add up: {accounted} rows accounted for, the input holds "
-                         f"{summary['input_rows']} ({summary}); re-run the buildings_region jobs")
+        raise ValueError(
+            f"buildings do not add up: {accounted} rows accounted for, the input holds "
+            f"{summary['input_rows']} ({summary}); re-run the buildings_region jobs"
+        )
     return summary

@@ -183,9 +183,7 @@ def float64_values(arr: pa.Array) -> np.ndarray:
 
 def point_array(x: np.ndarray, y: np.ndarray) -> pa.StructArray:
     """GeoArrow ``point`` (struct<x, y>) from coordinate arrays."""
-    return pa.StructArray.from_arrays(
-        [pa.array(x, pa.float64()), pa.array(y, pa.float64())], fields=list(POINT_TYPE)
-    )
+    return pa.StructArray.from_arrays([pa.array(x, pa.float64()), pa.array(y, pa.float64())], fields=list(POINT_TYPE))
 
 
 def building_table(
@@ -266,14 +264,20 @@ def schema_problems(schema: pa.Schema, location: str) -> tuple[BuildingColumns |
     column = geo.get("columns", {}).get(primary, {})
     problems = []
     if primary not in schema.names:
-        problems.append(f"{where}: the 'geo' metadata names geometry column {primary!r}, which the file lacks "
-                        f"(columns: {schema.names}). Fix: {CONVERT_FIX}")
+        problems.append(
+            f"{where}: the 'geo' metadata names geometry column {primary!r}, which the file lacks "
+            f"(columns: {schema.names}). Fix: {CONVERT_FIX}"
+        )
     if str(column.get("encoding", "WKB")).upper() != "WKB":
-        problems.append(f"{where}: geometry encoding {column.get('encoding')!r}; footprints must be WKB. Fix: {CONVERT_FIX}")
+        problems.append(
+            f"{where}: geometry encoding {column.get('encoding')!r}; footprints must be WKB. Fix: {CONVERT_FIX}"
+        )
     covering = column.get("covering", {}).get("bbox", {}).get("xmin", [None])[0]
     if covering is None or covering not in schema.names:
-        problems.append(f"{where}: no bbox covering column (region jobs read only the row groups and rows whose "
-                        f"bbox meets their region). Fix: {CONVERT_FIX}")
+        problems.append(
+            f"{where}: no bbox covering column (region jobs read only the row groups and rows whose "
+            f"bbox meets their region). Fix: {CONVERT_FIX}"
+        )
     if "id" not in schema.names:
         problems.append(f"{where}: no 'id' column (Overture's building id). Fix: add one, unique per building")
     crs = column.get("crs")
@@ -317,7 +321,9 @@ def _dataset(location: str) -> Any:
     return pads.dataset(path, format="parquet", filesystem=fs)
 
 
-def candidate_fragments(location: str, bounds: tuple[float, float, float, float]) -> tuple[list[Any], pc.Expression, BuildingColumns]:
+def candidate_fragments(
+    location: str, bounds: tuple[float, float, float, float]
+) -> tuple[list[Any], pc.Expression, BuildingColumns]:
     """Row-group fragments of the buildings file whose statistics may hold rows in ``bounds``."""
     dataset = _dataset(location)
     columns, problems = schema_problems(dataset.schema, location)
@@ -330,8 +336,13 @@ def candidate_fragments(location: str, bounds: tuple[float, float, float, float]
 
 def _standard(table: pa.Table, columns: BuildingColumns) -> pa.Table:
     """``id``, ``geometry`` (WKB) and ``bbox`` (struct) whatever the file calls them."""
-    return pa.table({"id": table.column(columns.id), "geometry": table.column(columns.geometry),
-                     "bbox": table.column(columns.covering)})
+    return pa.table(
+        {
+            "id": table.column(columns.id),
+            "geometry": table.column(columns.geometry),
+            "bbox": table.column(columns.covering),
+        }
+    )
 
 
 def read_candidates(location: str, bounds: tuple[float, float, float, float]) -> pa.Table:
@@ -341,17 +352,20 @@ def read_candidates(location: str, bounds: tuple[float, float, float, float]) ->
     tables = [_standard(frag.to_table(filter=expr, columns=wanted), columns) for frag in fragments]
     if not tables:
         empty = pa.struct([(k, pa.float64()) for k in ("xmin", "ymin", "xmax", "ymax")])
-        return pa.table({"id": pa.array([], pa.string()), "geometry": pa.array([], pa.binary()),
-                         "bbox": pa.array([], empty)})
+        return pa.table(
+            {"id": pa.array([], pa.string()), "geometry": pa.array([], pa.binary()), "bbox": pa.array([], empty)}
+        )
     return pa.concat_tables(tables, promote_options="permissive")
 
 
 def bbox_arrays(bbox: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """(n, 4) float64 xmin, ymin, xmax, ymax of a covering column; NaN where null."""
-    return np.column_stack([
-        np.asarray(pc.struct_field(bbox, name).to_numpy(zero_copy_only=False), dtype=np.float64)
-        for name in ("xmin", "ymin", "xmax", "ymax")
-    ]).reshape(-1, 4)
+    return np.column_stack(
+        [
+            np.asarray(pc.struct_field(bbox, name).to_numpy(zero_copy_only=False), dtype=np.float64)
+            for name in ("xmin", "ymin", "xmax", "ymax")
+        ]
+    ).reshape(-1, 4)
 
 
 @dataclass(frozen=True)
@@ -393,10 +407,19 @@ def classify(ids: pa.ChunkedArray | pa.Array, wkb: pa.ChunkedArray | pa.Array, b
     x, y = np.full(n, np.nan), np.full(n, np.nan)
     x[located], y[located] = shapely.get_x(cent[located]), shapely.get_y(cent[located])
     finite = np.isfinite(x) & np.isfinite(y)
-    for code, rows in reversed(list(enumerate((
-        np.asarray(pc.is_null(ids).to_numpy(zero_copy_only=False), dtype=bool),
-        null_geometry, missing & ~null_geometry, empty, usable & ~finite,
-    )))):
+    for code, rows in reversed(
+        list(
+            enumerate(
+                (
+                    np.asarray(pc.is_null(ids).to_numpy(zero_copy_only=False), dtype=bool),
+                    null_geometry,
+                    missing & ~null_geometry,
+                    empty,
+                    usable & ~finite,
+                )
+            )
+        )
+    ):
         defect[rows] = code
     owner_x = np.where(finite, x, (bbox[:, 0] + bbox[:, 2]) / 2)
     owner_y = np.where(finite, y, (bbox[:, 1] + bbox[:, 3]) / 2)
@@ -408,7 +431,9 @@ def covering_misses(fp: Footprints, bbox: np.ndarray) -> np.ndarray:
     which select rows by the covering, could miss them."""
     m = BBOX_MARGIN_DEG
     with np.errstate(invalid="ignore"):
-        inside = (fp.x >= bbox[:, 0] - m) & (fp.x <= bbox[:, 2] + m) & (fp.y >= bbox[:, 1] - m) & (fp.y <= bbox[:, 3] + m)
+        inside = (
+            (fp.x >= bbox[:, 0] - m) & (fp.x <= bbox[:, 2] + m) & (fp.y >= bbox[:, 1] - m) & (fp.y <= bbox[:, 3] + m)
+        )
     return np.isfinite(fp.x) & ~inside
 
 
@@ -422,8 +447,9 @@ def owned_by(grid: RegionGrid, rid: str, fp: Footprints) -> np.ndarray:
     return select_region(grid, rid, fp.owner_x, fp.owner_y)[0]
 
 
-def keep_rows(ids: np.ndarray, wkb: pa.ChunkedArray | pa.Array, candidates: np.ndarray,
-              duplicates: Mapping[str, str]) -> np.ndarray:
+def keep_rows(
+    ids: np.ndarray, wkb: pa.ChunkedArray | pa.Array, candidates: np.ndarray, duplicates: Mapping[str, str]
+) -> np.ndarray:
     """Of the ``candidates`` rows (defect-free, owned), those to write: an id listed in
     ``duplicates`` keeps only its first row whose footprint matches the winner's digest; any other
     repeated id keeps its first row (file order)."""
@@ -439,8 +465,9 @@ def keep_rows(ids: np.ndarray, wkb: pa.ChunkedArray | pa.Array, candidates: np.n
     return keep
 
 
-def region_selection(location: str, grid: RegionGrid, rid: str, census: Mapping[str, Any] | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+def region_selection(
+    location: str, grid: RegionGrid, rid: str, census: Mapping[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """(ids, x, y) of the buildings region ``rid`` writes, and its account of every row it owns.
 
     ``census`` (from the input check) supplies duplicate ids across the whole file and the number
@@ -454,18 +481,26 @@ def region_selection(location: str, grid: RegionGrid, rid: str, census: Mapping[
     keep = keep_rows(ids, wkb, owned & (fp.defect < 0), (census or {}).get("duplicate_ids", {}))
     dropped = {reason: int(np.count_nonzero(owned & (fp.defect == code))) for code, reason in enumerate(DEFECTS)}
     dropped[DUPLICATE] = int(np.count_nonzero(owned & (fp.defect < 0) & ~keep))
-    account = {"region_id": rid, "rows_owned": int(owned.sum()), "written": int(keep.sum()),
-               "dropped": dropped, "repaired_invalid": int(np.count_nonzero(keep & fp.repaired))}
+    account = {
+        "region_id": rid,
+        "rows_owned": int(owned.sum()),
+        "written": int(keep.sum()),
+        "dropped": dropped,
+        "repaired_invalid": int(np.count_nonzero(keep & fp.repaired)),
+    }
     if census is not None:
         expected = int(census["regions"].get(rid, {}).get("rows", 0))
         if expected != account["rows_owned"]:
-            raise RuntimeError(f"region {rid}: owns {account['rows_owned']} rows of inputs.buildings but the input "
-                               f"check counted {expected}; the file changed after its check, re-run the workflow")
+            raise RuntimeError(
+                f"region {rid}: owns {account['rows_owned']} rows of inputs.buildings but the input "
+                f"check counted {expected}; the file changed after its check, re-run the workflow"
+            )
     return ids[keep], fp.x[keep], fp.y[keep], account
 
 
-def census_problems(location: str, grid: RegionGrid, data_regions: list[str], max_dropped_fraction: float
-                    ) -> tuple[list[str], dict[str, Any]]:
+def census_problems(
+    location: str, grid: RegionGrid, data_regions: list[str], max_dropped_fraction: float
+) -> tuple[list[str], dict[str, Any]]:
     """Scan every row of the buildings file: (problems, census). The census counts every row: per
     region owned / dropped by reason, outside the grid, without any location; duplicate ids with
     the digest of the footprint that wins (the first usable row in file order)."""
@@ -541,12 +576,20 @@ class _CensusScan:
         for r, c in zip(*np.nonzero(self.owned), strict=True):
             dropped = {reason: int(self.defects[code, r, c]) for code, reason in enumerate(DEFECTS)}
             dropped[DUPLICATE] = dup_regions.get((int(r), int(c)), 0)
-            regions[region_id(int(r), int(c))] = {"rows": int(self.owned[r, c]), "dropped": dropped,
-                                                  "repaired_invalid": int(self.repaired[r, c])}
+            regions[region_id(int(r), int(c))] = {
+                "rows": int(self.owned[r, c]),
+                "dropped": dropped,
+                "repaired_invalid": int(self.repaired[r, c]),
+            }
         return {
-            "rows": self.rows, "outside_grid": self.outside_grid, "no_location": self.no_location,
-            "covering_misses": self.covering_misses, "examples": self.examples, "regions": regions,
-            "regions_without_data": sorted(set(regions) - self.data_regions), "duplicate_ids": duplicates,
+            "rows": self.rows,
+            "outside_grid": self.outside_grid,
+            "no_location": self.no_location,
+            "covering_misses": self.covering_misses,
+            "examples": self.examples,
+            "regions": regions,
+            "regions_without_data": sorted(set(regions) - self.data_regions),
+            "duplicate_ids": duplicates,
         }
 
     def _duplicates(self, again: Callable[[], Iterator[pa.Table]]) -> tuple[dict[str, str], dict[tuple[int, int], int]]:
@@ -566,7 +609,9 @@ class _CensusScan:
             inside, crow, ccol = self._chunk(fp)
             for j in range(sub.num_rows):
                 chunk = (int(crow[j]), int(ccol[j])) if inside[j] else (-1, -1)
-                rows.setdefault(sub.column("id")[j].as_py(), []).append((wkb_digest(sub.column("geometry")[j].as_py()), chunk))
+                rows.setdefault(sub.column("id")[j].as_py(), []).append(
+                    (wkb_digest(sub.column("geometry")[j].as_py()), chunk)
+                )
         winners, dropped = {}, {}
         for key, found in rows.items():
             if len(found) < 2:
@@ -583,16 +628,20 @@ class _CensusScan:
         if self.rows == 0:
             out.append(f"{where}: the file holds no rows. Fix: point it at the buildings file")
         if self.covering_misses:
-            out.append(f"{where}: for {self.covering_misses:,} rows the bbox covering does not contain the footprint's "
-                       f"centroid (e.g. ids {self.examples.get('covering')}); region jobs select rows by it and would "
-                       f"drop them. Fix: rewrite the covering from the geometries: {CONVERT_FIX}")
+            out.append(
+                f"{where}: for {self.covering_misses:,} rows the bbox covering does not contain the footprint's "
+                f"centroid (e.g. ids {self.examples.get('covering')}); region jobs select rows by it and would "
+                f"drop them. Fix: rewrite the covering from the geometries: {CONVERT_FIX}"
+            )
         dropped = _dropped_totals(census)
         total = sum(dropped.values())
         if self.rows and total > max_fraction * self.rows:
             detail = ", ".join(f"{k} {v:,} (e.g. {self.examples.get(k)})" for k, v in dropped.items() if v)
-            out.append(f"{where}: {total:,} of {self.rows:,} rows cannot be written ({detail}), more than "
-                       f"buildings.max_dropped_fraction = {max_fraction:g}. Fix: repair the file, or raise the "
-                       "limit to accept these drops")
+            out.append(
+                f"{where}: {total:,} of {self.rows:,} rows cannot be written ({detail}), more than "
+                f"buildings.max_dropped_fraction = {max_fraction:g}. Fix: repair the file, or raise the "
+                "limit to accept these drops"
+            )
         return out
 
 
@@ -621,7 +670,10 @@ def select_region(
 
 
 def region_buildings(
-    location: str, grid: RegionGrid, rid: str, arrays: Mapping[str, np.ndarray] | None,
+    location: str,
+    grid: RegionGrid,
+    rid: str,
+    arrays: Mapping[str, np.ndarray] | None,
     census: Mapping[str, Any] | None = None,
 ) -> pa.Table:
     """The building table of region ``rid`` with values sampled from region-shaped ``arrays``;
@@ -646,8 +698,13 @@ def region_account(schema: pa.Schema) -> dict[str, Any] | None:
 
 
 def write_region_buildings(
-    config: Mapping[str, Any], rid: str, sentinel_path: str | Path, target: str | Path,
-    *, location: str, census: Mapping[str, Any] | None,
+    config: Mapping[str, Any],
+    rid: str,
+    sentinel_path: str | Path,
+    target: str | Path,
+    *,
+    location: str,
+    census: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Read the store at the sentinel's snapshot, sample the region's buildings from ``location``,
     write the file; return the region's account (rows written, dropped by reason)."""
@@ -656,7 +713,9 @@ def write_region_buildings(
 
     sentinel = store.read_sentinel(sentinel_path)
     if sentinel["region_id"] != rid:
-        raise ValueError(f"sentinel {sentinel_path} is for region {sentinel['region_id']}, not {rid}; delete it and re-run")
+        raise ValueError(
+            f"sentinel {sentinel_path} is for region {sentinel['region_id']}, not {rid}; delete it and re-run"
+        )
     grid = grid_from_config(config)
     with step("read store"):
         arrays = None if sentinel["all_nan"] else store.read_region(config, grid, rid, sentinel["snapshot_id"])

@@ -29,8 +29,10 @@ ADDRESS: Final = re.compile(r"^[a-z][a-z0-9+]*://\S+$")
 #   glibc's adaptive default, as any process; tasks' sizes and memory_per_worker still bound them.
 # Applied to local and Coiled workers (Coiled sends the client's Dask config); Slurm workers read
 # their own config, so their job script exports the profiler setting.
-WORKER_CONFIG: Final = {"distributed.worker.profile.enabled": False,
-                        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+WORKER_CONFIG: Final = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 SLURM_PROLOGUE: Final = ("export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False",)
 # A worker holds a running task's memory plus finished results waiting for their merge.
 WORKER_TASKS_HELD: Final = 2
@@ -68,18 +70,23 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     """Cross-key checks the schema cannot state: cluster kind, worker count, memory budget."""
     cluster = settings["cluster"]
     if cluster not in NAMED_CLUSTERS and not ADDRESS.match(cluster):
-        raise ClusterError(f"dask.cluster is {cluster!r}. Fix: use one of {list(NAMED_CLUSTERS)} or a "
-                           "scheduler address such as tcp://10.0.0.5:8786")
+        raise ClusterError(
+            f"dask.cluster is {cluster!r}. Fix: use one of {list(NAMED_CLUSTERS)} or a "
+            "scheduler address such as tcp://10.0.0.5:8786"
+        )
     if cluster in ("slurm", "coiled") and settings["workers"] < 1:
-        raise ClusterError(f"dask.workers is {settings['workers']} with dask.cluster: {cluster}. Fix: set "
-                           "dask.workers to the number of workers to start (Slurm jobs or Coiled VMs)")
+        raise ClusterError(
+            f"dask.workers is {settings['workers']} with dask.cluster: {cluster}. Fix: set "
+            "dask.workers to the number of workers to start (Slurm jobs or Coiled VMs)"
+        )
     worker, task = parse_memory(settings, "memory_per_worker"), parse_memory(settings, "task_memory")
     need = WORKER_TASKS_HELD * settings["threads_per_worker"] * task
     if cluster in NAMED_CLUSTERS and worker < need:
         raise ClusterError(
             f"dask.memory_per_worker ({settings['memory_per_worker']}) is below {WORKER_TASKS_HELD} x "
             f"dask.threads_per_worker ({settings['threads_per_worker']}) x dask.task_memory "
-            f"({settings['task_memory']}). Fix: raise memory_per_worker or lower task_memory")
+            f"({settings['task_memory']}). Fix: raise memory_per_worker or lower task_memory"
+        )
 
 
 def local_workers(settings: Mapping[str, Any], threads: int) -> int:
@@ -90,18 +97,26 @@ def local_workers(settings: Mapping[str, Any], threads: int) -> int:
 def _local(settings: Mapping[str, Any], threads: int) -> Any:
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=local_workers(settings, threads),
-                        threads_per_worker=settings["threads_per_worker"],
-                        memory_limit=settings["memory_per_worker"], processes=True,
-                        dashboard_address=":0")  # a free port: two runs on one machine do not clash
+    return LocalCluster(
+        n_workers=local_workers(settings, threads),
+        threads_per_worker=settings["threads_per_worker"],
+        memory_limit=settings["memory_per_worker"],
+        processes=True,
+        dashboard_address=":0",
+    )  # a free port: two runs on one machine do not clash
 
 
 def slurm_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``dask_jobqueue.SLURMCluster``: one single-process worker per job."""
     extra = dict(settings["slurm"])
     prologue = [*SLURM_PROLOGUE, *extra.pop("job_script_prologue", [])]
-    return {"cores": settings["threads_per_worker"], "processes": 1, "memory": settings["memory_per_worker"],
-            "job_script_prologue": prologue, **extra}
+    return {
+        "cores": settings["threads_per_worker"],
+        "processes": 1,
+        "memory": settings["memory_per_worker"],
+        "job_script_prologue": prologue,
+        **extra,
+    }
 
 
 def _slurm(settings: Mapping[str, Any]) -> Any:
@@ -110,18 +125,22 @@ def _slurm(settings: Mapping[str, Any]) -> Any:
     try:
         cluster = SLURMCluster(**slurm_kwargs(settings))
     except (TypeError, ValueError) as exc:
-        raise ClusterError(f"dask.slurm: dask_jobqueue.SLURMCluster rejected {sorted(settings['slurm'])} "
-                           f"({exc}). Fix: use SLURMCluster's keyword arguments (queue, account, "
-                           "walltime, job_extra_directives, ...)") from None
+        raise ClusterError(
+            f"dask.slurm: dask_jobqueue.SLURMCluster rejected {sorted(settings['slurm'])} "
+            f"({exc}). Fix: use SLURMCluster's keyword arguments (queue, account, "
+            "walltime, job_extra_directives, ...)"
+        ) from None
     cluster.scale(jobs=settings["workers"])
     return cluster
 
 
 def coiled_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``coiled.Cluster``; a named VM type (worker_vm_types) decides the memory."""
-    kwargs: dict[str, Any] = {"n_workers": settings["workers"],
-                              "worker_options": {"nthreads": settings["threads_per_worker"]},
-                              **settings["coiled"]}
+    kwargs: dict[str, Any] = {
+        "n_workers": settings["workers"],
+        "worker_options": {"nthreads": settings["threads_per_worker"]},
+        **settings["coiled"],
+    }
     if "worker_vm_types" not in kwargs:
         kwargs.setdefault("worker_memory", settings["memory_per_worker"])
     return kwargs
@@ -131,15 +150,19 @@ def _coiled(settings: Mapping[str, Any]) -> Any:
     try:
         import coiled
     except ImportError:
-        raise ClusterError("dask.cluster is 'coiled' but the coiled package is not installed. Fix: "
-                           "pip install coiled (windrisk's `coiled` extra) and run `coiled login`, or "
-                           "choose local, slurm or a scheduler address") from None
+        raise ClusterError(
+            "dask.cluster is 'coiled' but the coiled package is not installed. Fix: "
+            "pip install coiled (windrisk's `coiled` extra) and run `coiled login`, or "
+            "choose local, slurm or a scheduler address"
+        ) from None
     try:
         return coiled.Cluster(**coiled_kwargs(settings))
     except TypeError as exc:
-        raise ClusterError(f"dask.coiled: coiled.Cluster rejected {sorted(settings['coiled'])} ({exc}). "
-                           "Fix: use coiled.Cluster's keyword arguments (software, region, "
-                           "worker_vm_types, ...)") from None
+        raise ClusterError(
+            f"dask.coiled: coiled.Cluster rejected {sorted(settings['coiled'])} ({exc}). "
+            "Fix: use coiled.Cluster's keyword arguments (software, region, "
+            "worker_vm_types, ...)"
+        ) from None
 
 
 def start_cluster(settings: Mapping[str, Any], threads: int = 1) -> Any:
@@ -173,8 +196,10 @@ def dask_client(settings: Mapping[str, Any], threads: int = 1) -> Iterator[Any]:
         try:
             client = Client(cluster if cluster is not None else settings["cluster"], timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"dask.cluster: cannot reach the scheduler at {settings['cluster']} ({exc}). "
-                               "Fix: start it (`dask scheduler`) or set dask.cluster to local") from None
+            raise ClusterError(
+                f"dask.cluster: cannot reach the scheduler at {settings['cluster']} ({exc}). "
+                "Fix: start it (`dask scheduler`) or set dask.cluster to local"
+            ) from None
         with client:
             where = settings["cluster"] if cluster is None else type(cluster).__name__
             log.info("Dask cluster: %s, scheduler %s", where, client.scheduler.address)
@@ -218,8 +243,16 @@ def _progress_bar_class() -> type:
             done, elapsed = all - remaining, max(self.elapsed, 1e-9)
             rate = done / elapsed
             eta = f", ~{remaining / rate / 60:.1f} min left" if rate > 0 and remaining else ""
-            log.info("%s: %d / %d tasks done (%.0f %%) in %.0f s, %.1f tasks/s%s", self.what, done, all,
-                     100.0 * done / max(all, 1), elapsed, rate, eta)
+            log.info(
+                "%s: %d / %d tasks done (%.0f %%) in %.0f s, %.1f tasks/s%s",
+                self.what,
+                done,
+                all,
+                100.0 * done / max(all, 1),
+                elapsed,
+                rate,
+                eta,
+            )
 
     return LogProgress
 

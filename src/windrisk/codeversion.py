@@ -99,8 +99,10 @@ class PackageCode:
     def closure(self, script: Path) -> dict[str, str]:
         """Module name → digest of every package module ``script`` imports, directly or not."""
         if not script.is_file():
-            raise FileNotFoundError(f"{script}: no such stage script; name a file under the workflow's "
-                                    "scripts/ (or pass code_version when running outside a source checkout)")
+            raise FileNotFoundError(
+                f"{script}: no such stage script; name a file under the workflow's "
+                "scripts/ (or pass code_version when running outside a source checkout)"
+            )
         return self._closure(self.node(script, None)[1])
 
     def modules_closure(self, names: Iterable[str]) -> dict[str, str]:
@@ -211,7 +213,9 @@ def parse_source(source: bytes, filename: str) -> Parsed:
             imports += [(0, alias.name, ()) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             imports.append((node.level, node.module or "", tuple(alias.name for alias in node.names)))
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and _has_docstring(node):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and _has_docstring(
+            node
+        ):
             node.body = node.body[1:]
     # ast.dump leaves out line and column numbers, and the tree holds no comments.
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest(), tuple(imports)

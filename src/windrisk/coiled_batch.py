@@ -98,8 +98,9 @@ def split_env_declarations(script: str) -> tuple[str, dict[str, str]]:
     return _ENV_DECLARATION.sub(cut, script), found
 
 
-def command_from_jobscript(script: str, declared: Mapping[str, str], forwarded: Mapping[str, str],
-                           source: str | Path) -> str:
+def command_from_jobscript(
+    script: str, declared: Mapping[str, str], forwarded: Mapping[str, str], source: str | Path
+) -> str:
     """The shell command to send: ``script`` (declarations already cut) without its properties line.
 
     Refused, naming ``source``, when an ``export`` is left or the value of a ``--secret-env``
@@ -218,8 +219,12 @@ def submit(
     command = command_from_jobscript(script, declared, forwarded, jobscript)
     secrets = {**declared, **forwarded}
     options = run_options(
-        settings, name=name, cpu=cpu, memory_mb=memory_mb,
-        secret_env=secrets, forward_aws_credentials=forward_aws_credentials,
+        settings,
+        name=name,
+        cpu=cpu,
+        memory_mb=memory_mb,
+        secret_env=secrets,
+        forward_aws_credentials=forward_aws_credentials,
     )
     with _quiet_stdout():
         result = _coiled("coiled.batch").run(["/bin/sh", "-c", command], **options)
@@ -256,7 +261,11 @@ def classify(result: Any) -> tuple[str, str]:
         return FAILED, f"unknown Coiled task state(s) {unknown}; treating the job as failed"
     if any(s in TASK_FAILED for s in states):
         return FAILED, "a task ended in error"
-    bad_exit = [t.get("exit_code") for t, s in zip(tasks, states, strict=True) if s in TASK_DONE and t.get("exit_code") not in (0, None)]
+    bad_exit = [
+        t.get("exit_code")
+        for t, s in zip(tasks, states, strict=True)
+        if s in TASK_DONE and t.get("exit_code") not in (0, None)
+    ]
     if bad_exit:
         return FAILED, f"a task exited with code {bad_exit[0]}"
     if all(s in TASK_DONE for s in states):
@@ -333,18 +342,34 @@ def submit_main(argv: Sequence[str]) -> int:
     parser.add_argument("--name")
     parser.add_argument("--cpu", type=int)
     parser.add_argument("--memory-mb", type=int)
-    parser.add_argument("--configfile", action="append", default=[],
-                        help="config with a 'coiled' section (default: the run's --configfile)")
-    parser.add_argument("--secret-env", action="append", default=[], metavar="NAME",
-                        help="forward this local env var as a Coiled secret (name only here)")
-    parser.add_argument("--forward-aws-credentials", action="store_true",
-                        help="let Coiled forward short-lived AWS credentials for the store")
+    parser.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        help="config with a 'coiled' section (default: the run's --configfile)",
+    )
+    parser.add_argument(
+        "--secret-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="forward this local env var as a Coiled secret (name only here)",
+    )
+    parser.add_argument(
+        "--forward-aws-credentials",
+        action="store_true",
+        help="let Coiled forward short-lived AWS credentials for the store",
+    )
     args = parser.parse_args(argv)
     try:
         configfiles = args.configfile or configfiles_in_jobscript(args.jobscript.read_text())
         job_id = submit(
-            args.jobscript, load_settings(configfiles), name=args.name, cpu=args.cpu,
-            memory_mb=args.memory_mb, secret_names=args.secret_env,
+            args.jobscript,
+            load_settings(configfiles),
+            name=args.name,
+            cpu=args.cpu,
+            memory_mb=args.memory_mb,
+            secret_names=args.secret_env,
             forward_aws_credentials=args.forward_aws_credentials,
         )
     except (CoiledBatchError, OSError) as exc:
@@ -387,8 +412,7 @@ def _cancel_now_main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    _COMMANDS = {"submit": submit_main, "status": status_main, "cancel": cancel_main,
-                 "cancel-now": _cancel_now_main}
+    _COMMANDS = {"submit": submit_main, "status": status_main, "cancel": cancel_main, "cancel-now": _cancel_now_main}
     if len(sys.argv) < 2 or sys.argv[1] not in _COMMANDS:
         sys.exit(f"usage: python -m windrisk.coiled_batch {{{','.join(_COMMANDS)}}} ...")
     sys.exit(_COMMANDS[sys.argv[1]](sys.argv[2:]))

@@ -165,7 +165,7 @@ class S3Area:
 
     def delete_many(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1000 keys
-            batch = [{"Key": self.prefix + key} for key in keys[start:start + 1000]]
+            batch = [{"Key": self.prefix + key} for key in keys[start : start + 1000]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
 
@@ -411,8 +411,10 @@ class GroupCommitter:
         message = f"{len(records)} region(s): {', '.join(sorted(ticket_label(t) for t in records))[:200]}"
         try:
             snapshot = session.commit(
-                message, metadata=self.metadata_of(records),
-                rebase_with=ic.ConflictDetector(), rebase_tries=REBASE_TRIES,
+                message,
+                metadata=self.metadata_of(records),
+                rebase_with=ic.ConflictDetector(),
+                rebase_tries=REBASE_TRIES,
             )
         except ic.ConflictError as exc:  # a second lease holder committed these: it sends receipts
             log.warning("group commit of %d tickets lost to another committer (%s)", len(records), exc)
@@ -441,8 +443,10 @@ class GroupCommitter:
                 continue
             label = ticket_label(ticket)
             if label in newest:
-                self._refuse(newest[label], f"superseded by a newer write of the same region ({ticket}); "
-                             "run each region in exactly one job")
+                self._refuse(
+                    newest[label],
+                    f"superseded by a newer write of the same region ({ticket}); run each region in exactly one job",
+                )
                 loaded.pop(newest[label])
             newest[label] = ticket
         return ({t: v["fork"] for t, v in loaded.items()}, {t: v["record"] for t, v in loaded.items()})

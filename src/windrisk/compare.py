@@ -60,8 +60,10 @@ def variants(config: Mapping[str, Any], each: bool) -> dict[str, ocr_compat.Devi
     out = {method_name(other_config): other}
     if each:
         if other is None:
-            raise ValueError("--each measures published choices against a windrisk run; this run is already "
-                             "ocr-v1.1.0. Fix: run it on a config without method.compat")
+            raise ValueError(
+                "--each measures published choices against a windrisk run; this run is already "
+                "ocr-v1.1.0. Fix: run it on a config without method.compat"
+            )
         out.update({name: ocr_compat.only(name) for name in ocr_compat.NAMES})
     return out
 
@@ -114,13 +116,21 @@ def finished_region(config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths
     sentinel = store.read_sentinel(store.sentinel_path(paths, rid))
     values = None if sentinel["all_nan"] else store.read_region(config, grid, rid, sentinel["snapshot_id"])
     building_file = Path(paths.region(paths.region_buildings_pattern, rid))
-    table = (pq.read_table(building_file, columns=["geometry", "score_2011", "score_2047"])
-             if building_file.exists() else None)
+    table = (
+        pq.read_table(building_file, columns=["geometry", "score_2011", "score_2047"])
+        if building_file.exists()
+        else None
+    )
     return FinishedRegion(rid, sentinel["snapshot_id"], values, table)
 
 
-def compare_region(config: Mapping[str, Any], grid: RegionGrid, ran: FinishedRegion, distribution: str,
-                   compat: ocr_compat.Deviations | None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def compare_region(
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    ran: FinishedRegion,
+    distribution: str,
+    compat: ocr_compat.Deviations | None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A finished region against the region computed with ``compat`` → its report and the
     strided differences per variable."""
     rid = ran.region_id
@@ -174,9 +184,14 @@ def compare_run(config: Mapping[str, Any], region_ids: Sequence[str], *, each: b
                 samples[label][name].append(sample[name])
     results = {label: (summary(reports[label], samples[label]), reports[label]) for label in labels}
     other = next(iter(labels))  # variants lists the other method first
-    out = {"run": method_name(config), "other": other, "regions_compared": done,
-           "regions_not_finished": [r for r in region_ids if r not in done],
-           "summary": results[other][0], "by_region": results[other][1]}
+    out = {
+        "run": method_name(config),
+        "other": other,
+        "regions_compared": done,
+        "regions_not_finished": [r for r in region_ids if r not in done],
+        "summary": results[other][0],
+        "by_region": results[other][1],
+    }
     if each:
         out["each_published_choice_alone"] = {label: results[label][0] for label in ocr_compat.NAMES}
     return out
@@ -189,15 +204,19 @@ def report_path(config: Mapping[str, Any]) -> Path:
 def format_summary(result: Mapping[str, Any]) -> str:
     s = result["summary"]
     head = f"{result['run']} run vs {result['other']}: {len(result['regions_compared'])} regions, {s['buildings']:,} buildings"
-    lines = [head, "",
-             f"{'variable':<10} {'max |diff|':>12} {'median |diff|':>14} {'pixels changed':>15}"]
-    lines += [f"{name:<10} {s[name]['max_abs']:>12.3g} {s[name]['median_abs']:>14.3g} "
-              f"{s[name]['share_changed']:>14.1%}" for name in COMPARED]
-    lines += [""] + [f"buildings whose score_{run} changes: {s[f'score_{run}_share_changed']:.2%}"
-                     for run in CLIMATE_RUNS]
+    lines = [head, "", f"{'variable':<10} {'max |diff|':>12} {'median |diff|':>14} {'pixels changed':>15}"]
+    lines += [
+        f"{name:<10} {s[name]['max_abs']:>12.3g} {s[name]['median_abs']:>14.3g} {s[name]['share_changed']:>14.1%}"
+        for name in COMPARED
+    ]
+    lines += [""] + [
+        f"buildings whose score_{run} changes: {s[f'score_{run}_share_changed']:.2%}" for run in CLIMATE_RUNS
+    ]
     for label, s in result.get("each_published_choice_alone", {}).items():
-        lines.append(f"only {label:<14} bp_2011 max {s['bp_2011']['max_abs']:.3g} median {s['bp_2011']['median_abs']:.3g} "
-                     f"pixels {s['bp_2011']['share_changed']:.1%}; scores 2011 {s['score_2011_share_changed']:.2%}")
+        lines.append(
+            f"only {label:<14} bp_2011 max {s['bp_2011']['max_abs']:.3g} median {s['bp_2011']['median_abs']:.3g} "
+            f"pixels {s['bp_2011']['share_changed']:.1%}; scores 2011 {s['score_2011_share_changed']:.2%}"
+        )
     if result["regions_not_finished"]:
         lines.append(f"not compared (no sentinel yet): {', '.join(result['regions_not_finished'])}")
     return "\n".join(lines)

@@ -99,7 +99,9 @@ def _defaults_of(node: Mapping[str, Any]) -> dict[str, Any]:
     for key, sub in node.get("properties", {}).items():
         below = _defaults_of(sub)
         if "default" in sub:
-            out[key] = _merge(sub["default"], below) if isinstance(sub["default"], dict) else copy.deepcopy(sub["default"])
+            out[key] = (
+                _merge(sub["default"], below) if isinstance(sub["default"], dict) else copy.deepcopy(sub["default"])
+            )
         elif below:
             out[key] = below
     return out
@@ -148,7 +150,9 @@ def data_region_ids(config: Mapping[str, Any], grid: RegionGrid, base_dir: Path 
     try:
         listed = json.loads(path.read_text())["region_ids"]
     except FileNotFoundError:
-        raise ConfigError(f"grid.data_regions: file {path} does not exist; use 'all' or a JSON file with 'region_ids'") from None
+        raise ConfigError(
+            f"grid.data_regions: file {path} does not exist; use 'all' or a JSON file with 'region_ids'"
+        ) from None
     except (KeyError, json.JSONDecodeError) as exc:
         raise ConfigError(f"grid.data_regions: {path} is not JSON with a 'region_ids' list ({exc})") from None
     try:

@@ -57,14 +57,21 @@ def rotation(lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """SINALPHA, COSALPHA (float32) of the Lambert grid: alpha = cone factor × (lon − central lon)."""
     p1, p2 = (math.radians(p) for p in CRS_CF["standard_parallel"])
     cone = math.log(math.cos(p1) / math.cos(p2)) / math.log(
-        math.tan(math.pi / 4 + p2 / 2) / math.tan(math.pi / 4 + p1 / 2))
+        math.tan(math.pi / 4 + p2 / 2) / math.tan(math.pi / 4 + p1 / 2)
+    )
     alpha = np.radians(cone * (lon - CRS_CF["longitude_of_central_meridian"]))
     return np.sin(alpha).astype(np.float32), np.cos(alpha).astype(np.float32)
 
 
-def write_hourly_store(path: str | Path, x: np.ndarray, y: np.ndarray, hours: int,
-                       fields: Callable[[int, int], dict[str, np.ndarray]],
-                       chunks: tuple[int, int, int] = CHUNKS, rotate: bool = True) -> None:
+def write_hourly_store(
+    path: str | Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    hours: int,
+    fields: Callable[[int, int], dict[str, np.ndarray]],
+    chunks: tuple[int, int, int] = CHUNKS,
+    rotate: bool = True,
+) -> None:
     """A CONUS404-like Zarr v3 store at ``path``: ``fields(h0, h1)`` gives T2, TD2, U10, V10
     (float32, (h1 - h0, y, x), winds grid-relative) for hours h0..h1, whole time chunks of about
     WRITE_BYTES at a time, so stores larger than memory can be written."""
@@ -73,19 +80,27 @@ def write_hourly_store(path: str | Path, x: np.ndarray, y: np.ndarray, hours: in
 
     lon, _ = lon_lat(x, y)
     shape = (hours, y.size, x.size)
-    lazy = {v: (("time", "y", "x"), da.zeros(shape, dtype=np.float32, chunks=chunks),
-                {"units": UNITS[v], "grid_mapping": "crs"}) for v in VARIABLES}
+    lazy = {
+        v: (
+            ("time", "y", "x"),
+            da.zeros(shape, dtype=np.float32, chunks=chunks),
+            {"units": UNITS[v], "grid_mapping": "crs"},
+        )
+        for v in VARIABLES
+    }
     static: dict[str, Any] = {"crs": ((), np.int32(0), CRS_CF)}
     if rotate:
         sin_a, cos_a = rotation(lon)
         static |= {"SINALPHA": (("y", "x"), sin_a), "COSALPHA": (("y", "x"), cos_a)}
     coords = {"time": np.arange(hours), "y": ("y", y, {"units": "m"}), "x": ("x", x, {"units": "m"})}
     encoding = {v: {"chunks": chunks, "_FillValue": np.float32(np.nan)} for v in VARIABLES}
-    xr.Dataset({**lazy, **static}, coords=coords).to_zarr(path, zarr_format=3, consolidated=False,
-                                                           compute=False, encoding=encoding, mode="w")
+    xr.Dataset({**lazy, **static}, coords=coords).to_zarr(
+        path, zarr_format=3, consolidated=False, compute=False, encoding=encoding, mode="w"
+    )
     per_write = chunks[0] * max(1, WRITE_BYTES // (chunks[0] * y.size * x.size * 4 * len(VARIABLES)))
     for h0 in range(0, hours, per_write):
         h1 = min(h0 + per_write, hours)
         data = fields(h0, h1)
         xr.Dataset({v: (("time", "y", "x"), data[v].astype(np.float32)) for v in VARIABLES}).to_zarr(
-            path, region={"time": slice(h0, h1)}, consolidated=False)
+            path, region={"time": slice(h0, h1)}, consolidated=False
+        )

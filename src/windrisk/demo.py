@@ -117,9 +117,7 @@ def albers_land(coast: Coast, transform: Affine, shape: tuple[int, int]) -> np.n
     _, lat_lo = to_lonlat.transform(x.mean(), y.min())
     _, lat_hi = to_lonlat.transform(x.mean(), y.max())
     lat = np.linspace(lat_lo - 0.05, lat_hi + 0.05, 20_000)
-    coast_x, coast_y = Transformer.from_crs("EPSG:4326", ALBERS, always_xy=True).transform(
-        coast.lon(lat), lat
-    )
+    coast_x, coast_y = Transformer.from_crs("EPSG:4326", ALBERS, always_xy=True).transform(coast.lon(lat), lat)
     order = np.argsort(coast_y)
     return x[None, :] >= np.interp(y, coast_y[order], coast_x[order])[:, None]
 
@@ -135,9 +133,7 @@ TOWN_RADIUS_PX = (4.0, 9.0)
 LAKE_RADIUS_PX = (1.0, 4.5)
 
 
-def _near(
-    shape: tuple[int, int], centre: tuple[float, float], reach: float
-) -> tuple[tuple[slice, slice], np.ndarray]:
+def _near(shape: tuple[int, int], centre: tuple[float, float], reach: float) -> tuple[tuple[slice, slice], np.ndarray]:
     """Slices of the pixels within ``reach`` of ``centre`` (clipped), their centres' distances."""
     r0, r1 = max(int(centre[0] - reach), 0), min(int(centre[0] + reach) + 2, shape[0])
     c0, c1 = max(int(centre[1] - reach), 0), min(int(centre[1] + reach) + 2, shape[1])
@@ -145,9 +141,7 @@ def _near(
     return (slice(r0, r1), slice(c0, c1)), np.hypot(rr + 0.5 - centre[0], cc + 0.5 - centre[1])
 
 
-def add_blob(
-    mask: np.ndarray, centre: tuple[float, float], radius: float, noise: np.ndarray | None = None
-) -> None:
+def add_blob(mask: np.ndarray, centre: tuple[float, float], radius: float, noise: np.ndarray | None = None) -> None:
     """Set a disc (lake) or, with ``noise`` of mask's shape, an irregular blob (town)."""
     box, dist = _near(mask.shape, centre, 1.5 * radius)
     edge = radius
@@ -178,9 +172,7 @@ def share_target(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray
     return low + (high - low) * (0.6 * south + 0.4 * _smooth(rng, shape, 20.0))
 
 
-def add_fields(
-    rng: np.random.Generator, mask: np.ndarray, land: np.ndarray, target: np.ndarray
-) -> None:
+def add_fields(rng: np.random.Generator, mask: np.ndarray, land: np.ndarray, target: np.ndarray) -> None:
     """Add rectangles at random land pixels while their neighbourhood stays within ``target``."""
     h, n = SHARE_WINDOW_PX, FIELD_CANDIDATES
     rows, cols = rng.integers(0, mask.shape[0], n), rng.integers(0, mask.shape[1], n)
@@ -196,18 +188,14 @@ def add_fields(
             mask[r - dr // 2 : r + dr - dr // 2, c - dc // 2 : c + dc - dc // 2] = True
 
 
-def non_burnable(
-    rng: np.random.Generator, land: np.ndarray, town_centres: np.ndarray
-) -> np.ndarray:
+def non_burnable(rng: np.random.Generator, land: np.ndarray, town_centres: np.ndarray) -> np.ndarray:
     """Mask of BP = 0 on a land mask: towns (blobs, at ``town_centres`` (n, 2) and at random),
     lakes (discs), roads linking the towns and crossing the raster, then fields.
     """
     shape = land.shape
     mask = np.zeros(shape, dtype=bool)
     land_px = np.argwhere(land) + 0.5
-    towns = np.concatenate(
-        [np.reshape(town_centres, (-1, 2)), land_px[rng.choice(len(land_px), 6)]]
-    )
+    towns = np.concatenate([np.reshape(town_centres, (-1, 2)), land_px[rng.choice(len(land_px), 6)]])
     noise = _smooth(rng, shape, 2.0)
     for centre in towns:
         add_blob(mask, tuple(centre), rng.uniform(*TOWN_RADIUS_PX), noise)
@@ -216,9 +204,7 @@ def non_burnable(
     for a, b in itertools.pairwise(towns):
         add_road(mask, tuple(a), tuple(b))
     reach = float(np.hypot(*shape))  # highways run from edge to edge
-    for centre, angle in zip(
-        land_px[rng.choice(len(land_px), 3)], rng.uniform(0, np.pi, 3), strict=True
-    ):
+    for centre, angle in zip(land_px[rng.choice(len(land_px), 3)], rng.uniform(0, np.pi, 3), strict=True):
         step = reach * np.array([np.sin(angle), np.cos(angle)])
         add_road(mask, tuple(centre - step), tuple(centre + step))
     add_fields(rng, mask, land, share_target(rng, shape))
@@ -245,9 +231,7 @@ def region_corners_px(grid: RegionGrid, transform: Affine) -> np.ndarray:
 def albers_frame(grid: RegionGrid, buffer_px: int) -> tuple[Affine, tuple[int, int]]:
     """270 m north-up EPSG:5070 transform and shape covering the grid + buffer + margin."""
     to_albers = Transformer.from_crs(grid.crs, ALBERS, always_xy=True)
-    xmin, ymin, xmax, ymax = to_albers.transform_bounds(
-        *grid.window_bounds(grid.full_window), densify_pts=64
-    )
+    xmin, ymin, xmax, ymax = to_albers.transform_bounds(*grid.window_bounds(grid.full_window), densify_pts=64)
     dy_m, dx_m = grid.pixel_size_m(grid.all_region_ids[0])
     pad = buffer_px * max(dy_m, dx_m) + MARGIN_M
     step = BP_PIXEL_M
@@ -281,9 +265,7 @@ def burn_probability(
     return bp11.astype(np.float32), bp47.astype(np.float32)
 
 
-def crps_field(
-    rng: np.random.Generator, land_30m: np.ndarray, coarse_shape: tuple[int, int]
-) -> np.ndarray:
+def crps_field(rng: np.random.Generator, land_30m: np.ndarray, coarse_shape: tuple[int, int]) -> np.ndarray:
     """CRPS in % (0..100): smooth at 270 m, interpolated to 30 m, plus fine noise."""
     coarse = 15.0 + 60.0 * _smooth(rng, coarse_shape, 5.0)
     fine = ndimage.zoom(coarse, CRPS_PER_BP, order=1, mode="nearest", grid_mode=True)
@@ -337,9 +319,7 @@ def write_rasters(
     fine_shape = (shape[0] * CRPS_PER_BP, shape[1] * CRPS_PER_BP)
     crps = crps_field(rng, albers_land(coast, fine_transform, fine_shape), shape)
     bp_fine = np.repeat(np.repeat(bp11, CRPS_PER_BP, axis=0), CRPS_PER_BP, axis=1)
-    write_geotiff(
-        paths["crps"], crps, fine_transform, "conditional risk to potential structures (%)"
-    )
+    write_geotiff(paths["crps"], crps, fine_transform, "conditional risk to potential structures (%)")
     write_geotiff(paths["rps"], bp_fine * crps, fine_transform, "risk to potential structures (%)")
 
 
@@ -371,9 +351,7 @@ def hourly_fields(
     prevailing = 20.0 + 90.0 * north + 15.0 * inland  # NNE in the south to ESE in the north
     n_episodes = 3 if hours >= 72 else 1
     length = max(1, min(36, hours // 10))
-    for k, start in enumerate(
-        np.sort(rng.choice(max(hours - length, 1), n_episodes, replace=False))
-    ):
+    for k, start in enumerate(np.sort(rng.choice(max(hours - length, 1), n_episodes, replace=False))):
         sl = slice(int(start), int(start) + length)
         t2[sl] += 9.0
         depression[sl] = 22.0 + rng.gamma(2.0, 1.5, depression[sl].shape)
@@ -394,9 +372,7 @@ def hourly_fields(
     return fields
 
 
-def write_hourly(
-    rng: np.random.Generator, grid: RegionGrid, coast: Coast, hours: int, path: str | Path
-) -> None:
+def write_hourly(rng: np.random.Generator, grid: RegionGrid, coast: Coast, hours: int, path: str | Path) -> None:
     """The CONUS404-style Zarr v3 store (see the module docstring for the format)."""
     import xarray as xr
 
@@ -431,9 +407,7 @@ def write_hourly(
                 "grid_mapping": "spatial_ref",
             },
         )
-    geo = " ".join(
-        repr(float(v)) for v in (x_edges[0], WIND_STEP_DEG, 0.0, y_edges[0], 0.0, -WIND_STEP_DEG)
-    )
+    geo = " ".join(repr(float(v)) for v in (x_edges[0], WIND_STEP_DEG, 0.0, y_edges[0], 0.0, -WIND_STEP_DEG))
     wkt = CRS.from_epsg(4326).to_wkt()
     data_vars["spatial_ref"] = (
         (),
@@ -455,9 +429,7 @@ def write_hourly(
         attrs={"title": "windrisk demo hourly surface fields (synthetic, CONUS404 style)"},
     )
     chunks = (hours, WIND_CHUNK, WIND_CHUNK)
-    encoding: dict[str, dict[str, Any]] = {
-        k: {"chunks": chunks, "_FillValue": np.float32(np.nan)} for k in fields
-    }
+    encoding: dict[str, dict[str, Any]] = {k: {"chunks": chunks, "_FillValue": np.float32(np.nan)} for k in fields}
     encoding["time"] = {
         "units": "hours since 2020-08-01T00:00:00",
         "calendar": "proleptic_gregorian",
@@ -493,14 +465,10 @@ def _exact_box(cx: float, cy: float, exact_x: bool, exact_y: bool) -> shapely.Po
             c = poly.centroid
             if (not exact_x or c.x == cx) and (not exact_y or c.y == cy):
                 return poly
-    raise RuntimeError(
-        f"no box with centroid exactly at ({cx!r}, {cy!r}); choose another edge point"
-    )
+    raise RuntimeError(f"no box with centroid exactly at ({cx!r}, {cy!r}); choose another edge point")
 
 
-def edge_points(
-    grid: RegionGrid, rng: np.random.Generator
-) -> list[tuple[float, float, bool, bool]]:
+def edge_points(grid: RegionGrid, rng: np.random.Generator) -> list[tuple[float, float, bool, bool]]:
     """(x, y, exact_x, exact_y) on internal and outer region edges and on every region corner."""
     n_rows, n_cols = grid.n_chunks
     row_edges = [min(r * grid.chunks[0], grid.shape[0]) for r in range(n_rows + 1)]
@@ -530,9 +498,7 @@ def edge_points(
     return points
 
 
-def building_polygons(
-    rng: np.random.Generator, grid: RegionGrid, coast: Coast, n: int
-) -> np.ndarray:
+def building_polygons(rng: np.random.Generator, grid: RegionGrid, coast: Coast, n: int) -> np.ndarray:
     """Footprints: edge/corner buildings on land, coastal ones, a few outside, the rest in towns."""
     _, bottom, right, top = grid.window_bounds(grid.full_window)
     special = [_exact_box(*p) for p in edge_points(grid, rng) if coast.is_land(p[0], p[1])]
@@ -554,9 +520,7 @@ def building_polygons(
     return np.concatenate([np.array(special, dtype=object), generic])[:n]
 
 
-def town_points(
-    rng: np.random.Generator, grid: RegionGrid, coast: Coast, n: int
-) -> tuple[np.ndarray, np.ndarray]:
+def town_points(rng: np.random.Generator, grid: RegionGrid, coast: Coast, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` building centres in Gaussian towns on land inside the grid (some towns on corners)."""
     left, bottom, right, top = grid.window_bounds(grid.full_window)
     land_left = coast.x_b + coast.width * 0.8
@@ -566,8 +530,7 @@ def town_points(
         for c in range(2, grid.n_chunks[1])
     ]
     centres = np.array(
-        corners
-        + list(zip(rng.uniform(land_left, right, 10), rng.uniform(bottom, top, 10), strict=True))
+        corners + list(zip(rng.uniform(land_left, right, 10), rng.uniform(bottom, top, 10), strict=True))
     )
     sigma = rng.uniform(0.003, 0.012, len(centres))
     weight = rng.uniform(0.5, 2.0, len(centres))
@@ -576,14 +539,7 @@ def town_points(
         pick = rng.choice(len(centres), 2 * n + 16, p=weight / weight.sum())
         x = centres[pick, 0] + rng.normal(0, 1, pick.size) * sigma[pick]
         y = centres[pick, 1] + rng.normal(0, 1, pick.size) * sigma[pick]
-        ok = (
-            coast.is_land(x, y)
-            & (x - coast.lon(y) > 2e-3)
-            & (x > left)
-            & (x < right)
-            & (y > bottom)
-            & (y < top)
-        )
+        ok = coast.is_land(x, y) & (x - coast.lon(y) > 2e-3) & (x > left) & (x < right) & (y > bottom) & (y < top)
         xs.append(x[ok])
         ys.append(y[ok])
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
@@ -603,9 +559,7 @@ def _hilbert(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _hilbert_encode(quantise(x), quantise(y))
 
 
-def write_buildings(
-    rng: np.random.Generator, grid: RegionGrid, coast: Coast, n: int, path: str | Path
-) -> None:
+def write_buildings(rng: np.random.Generator, grid: RegionGrid, coast: Coast, n: int, path: str | Path) -> None:
     """Overture-style buildings GeoParquet 1.1 (see the module docstring)."""
     write_footprints(rng, building_polygons(rng, grid, coast, n), path)
 
@@ -649,22 +603,16 @@ def write_footprints(rng: np.random.Generator, polys: np.ndarray, path: str | Pa
     )
     table = table.replace_schema_metadata({"geo": json.dumps(geo, sort_keys=True)})
     with atomic_path(path) as tmp:
-        pq.write_table(
-            table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd", write_statistics=True
-        )
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd", write_statistics=True)
 
 
 # ---- entry point ----------------------------------------------------------------------------
-def generate_demo_inputs(
-    config: Mapping[str, Any], outputs: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def generate_demo_inputs(config: Mapping[str, Any], outputs: Mapping[str, str] | None = None) -> dict[str, str]:
     """Write every demo input; ``outputs`` (keys: OUTPUT_KEYS) defaults to ``demo_outputs``."""
     paths = dict(outputs or demo_outputs(config))
     missing = [k for k in OUTPUT_KEYS if k not in paths]
     if missing:
-        raise ValueError(
-            f"generate_demo_inputs: outputs lacks {missing}; give a path for each of {OUTPUT_KEYS}"
-        )
+        raise ValueError(f"generate_demo_inputs: outputs lacks {missing}; give a path for each of {OUTPUT_KEYS}")
     grid = grid_from_config(config)
     if not grid.is_geographic:
         raise ValueError(

@@ -59,8 +59,9 @@ def relative_humidity(t_k: np.ndarray, td_k: np.ndarray) -> np.ndarray:
     return np.clip(100.0 * np.exp(log_ratio), 0.0, 100.0)
 
 
-def earth_relative(u: np.ndarray, v: np.ndarray, sinalpha: np.ndarray, cosalpha: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def earth_relative(
+    u: np.ndarray, v: np.ndarray, sinalpha: np.ndarray, cosalpha: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Grid-relative u, v and the grid's sin/cos alpha → earth-relative (eastward, northward) wind."""
     return u * cosalpha - v * sinalpha, v * cosalpha + u * sinalpha
 
@@ -83,9 +84,11 @@ def equilibrium_moisture(t_f: np.ndarray, rh: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return np.select(
             [h < 10, h < 50, h >= 50],
-            [0.03229 + 0.281073 * h - 0.000578 * h * t_f,
-             2.22749 + 0.160107 * h - 0.01478 * t_f,
-             21.0606 + 0.005565 * h**2 - 0.00035 * h * t_f - 0.483199 * h],
+            [
+                0.03229 + 0.281073 * h - 0.000578 * h * t_f,
+                2.22749 + 0.160107 * h - 0.01478 * t_f,
+                21.0606 + 0.005565 * h**2 - 0.00035 * h * t_f - 0.483199 * h,
+            ],
             default=np.nan,
         )
 
@@ -93,8 +96,10 @@ def equilibrium_moisture(t_f: np.ndarray, rh: np.ndarray) -> np.ndarray:
 def check_speed_unit(speed_unit: str) -> None:
     """Raise ValueError naming ``inputs.wind.wind_speed_unit`` unless it is a known unit."""
     if speed_unit not in SPEED_FACTORS:
-        raise ValueError(f"inputs.wind.wind_speed_unit is {speed_unit!r}; allowed: {sorted(SPEED_FACTORS)}. "
-                         "Fix: set inputs.wind.wind_speed_unit to one of them in the config")
+        raise ValueError(
+            f"inputs.wind.wind_speed_unit is {speed_unit!r}; allowed: {sorted(SPEED_FACTORS)}. "
+            "Fix: set inputs.wind.wind_speed_unit to one of them in the config"
+        )
 
 
 def fosberg(t_k: np.ndarray, rh: np.ndarray, speed_ms: np.ndarray, speed_unit: str = "m/s") -> np.ndarray:
@@ -163,9 +168,15 @@ def fire_weather_distribution(ffwi: np.ndarray, sectors: np.ndarray) -> np.ndarr
     return sector_fractions(fire, sectors)
 
 
-def hourly_index(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v10: np.ndarray,
-                 sinalpha: np.ndarray | None = None, cosalpha: np.ndarray | None = None,
-                 speed_unit: str = "m/s") -> tuple[np.ndarray, np.ndarray]:
+def hourly_index(
+    t2: np.ndarray,
+    td2: np.ndarray,
+    u10: np.ndarray,
+    v10: np.ndarray,
+    sinalpha: np.ndarray | None = None,
+    cosalpha: np.ndarray | None = None,
+    speed_unit: str = "m/s",
+) -> tuple[np.ndarray, np.ndarray]:
     """Hourly T2, TD2 (K), U10, V10 (m/s; grid-relative when sin/cos alpha (y, x) given), dims
     (time, ...) → FFWI (float64) and from-direction sector (int8, -1 calm or NaN) per hour."""
     u, v = np.asarray(u10, dtype=np.float64), np.asarray(v10, dtype=np.float64)
@@ -175,9 +186,15 @@ def hourly_index(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v10: np.ndarr
     return fosberg(t2, relative_humidity(t2, td2), speed, speed_unit), direction_bins(direction)
 
 
-def distribution_from_fields(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v10: np.ndarray,
-                             sinalpha: np.ndarray | None = None, cosalpha: np.ndarray | None = None,
-                             speed_unit: str = "m/s") -> np.ndarray:
+def distribution_from_fields(
+    t2: np.ndarray,
+    td2: np.ndarray,
+    u10: np.ndarray,
+    v10: np.ndarray,
+    sinalpha: np.ndarray | None = None,
+    cosalpha: np.ndarray | None = None,
+    speed_unit: str = "m/s",
+) -> np.ndarray:
     """Hourly T2, TD2 (K), U10, V10 (m/s; grid-relative when sin/cos alpha given), dims (time, ...)
     → (8, ...) float32 wind-direction distribution of the fire-weather hours."""
     return fire_weather_distribution(*hourly_index(t2, td2, u10, v10, sinalpha, cosalpha, speed_unit))
@@ -199,16 +216,22 @@ def open_hourly(location: str, chunks: dict | None = None) -> xr.Dataset:
     try:
         ds = xr.open_zarr(location, consolidated=False, **kwargs)
     except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise ValueError(f"inputs.wind.hourly: cannot open {location} as a Zarr store ({exc}). "
-                         "Fix: point it at a Zarr store with T2, TD2, U10, V10 over (time, y, x)") from None
+        raise ValueError(
+            f"inputs.wind.hourly: cannot open {location} as a Zarr store ({exc}). "
+            "Fix: point it at a Zarr store with T2, TD2, U10, V10 over (time, y, x)"
+        ) from None
     missing = [v for v in HOURLY_VARIABLES if v not in ds]
     if missing:
-        raise ValueError(f"inputs.wind.hourly: {location} lacks {missing}. Fix: provide hourly "
-                         "T2, TD2 (K) and U10, V10 (m/s) with dims (time, y, x)")
+        raise ValueError(
+            f"inputs.wind.hourly: {location} lacks {missing}. Fix: provide hourly "
+            "T2, TD2 (K) and U10, V10 (m/s) with dims (time, y, x)"
+        )
     wrong = [v for v in HOURLY_VARIABLES if set(ds[v].dims) != {"time", "y", "x"}]
     if wrong:
-        raise ValueError(f"inputs.wind.hourly: {location}: {wrong} do not have dims (time, y, x) "
-                         f"(T2 has {ds['T2'].dims}). Fix: rename the dimensions to time, y, x")
+        raise ValueError(
+            f"inputs.wind.hourly: {location}: {wrong} do not have dims (time, y, x) "
+            f"(T2 has {ds['T2'].dims}). Fix: rename the dimensions to time, y, x"
+        )
     return ds
 
 
@@ -226,22 +249,28 @@ def hourly_frame(ds: xr.Dataset, location: str) -> tuple[str, Affine]:
     named = ds["T2"].attrs.get("grid_mapping") or ds["T2"].encoding.get("grid_mapping")
     found = [n for n in (named, "spatial_ref", "crs") if n and n in ds.variables]
     if not found:
-        raise ValueError(f"inputs.wind.hourly: {location} has no grid-mapping variable ('spatial_ref' or "
-                         "'crs', named by T2's grid_mapping attribute). Fix: write the store with a CF "
-                         "grid mapping (crs_wkt, or CF projection attributes)")
+        raise ValueError(
+            f"inputs.wind.hourly: {location} has no grid-mapping variable ('spatial_ref' or "
+            "'crs', named by T2's grid_mapping attribute). Fix: write the store with a CF "
+            "grid mapping (crs_wkt, or CF projection attributes)"
+        )
     attrs = ds.variables[found[0]].attrs
     try:
         wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
         crs_wkt = CRS.from_wkt(wkt).to_wkt() if wkt else CRS.from_cf(dict(attrs)).to_wkt()
     except (CRSError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"inputs.wind.hourly: {location}: cannot read the CRS of '{found[0]}' ({exc}). "
-                         "Fix: give it a crs_wkt attribute or complete CF grid-mapping attributes") from None
+        raise ValueError(
+            f"inputs.wind.hourly: {location}: cannot read the CRS of '{found[0]}' ({exc}). "
+            "Fix: give it a crs_wkt attribute or complete CF grid-mapping attributes"
+        ) from None
     if "GeoTransform" in attrs:
         try:
             return crs_wkt, _affine(parse_geotransform(attrs["GeoTransform"]))
         except ValueError as exc:
-            raise ValueError(f"inputs.wind.hourly: {location}: cannot read {found[0]}'s GeoTransform ({exc}). "
-                             "Fix: set it to the 6 numbers of the GDAL GeoTransform of the pixel edges") from None
+            raise ValueError(
+                f"inputs.wind.hourly: {location}: cannot read {found[0]}'s GeoTransform ({exc}). "
+                "Fix: set it to the 6 numbers of the GDAL GeoTransform of the pixel edges"
+            ) from None
     return crs_wkt, transform_from_centres(ds, location)
 
 
@@ -260,9 +289,11 @@ def transform_from_centres(ds: xr.Dataset, location: str) -> Affine:
         centres = np.asarray(ds[dim].values, dtype=np.float64) if dim in ds.coords else np.empty(0)
         step = np.diff(centres)
         if centres.size < 2 or not np.allclose(step, step[0], rtol=1e-6, atol=0):
-            raise ValueError(f"inputs.wind.hourly: {location}: no GeoTransform and no regular 1-D '{dim}' "
-                             "coordinate to place the grid. Fix: add the pixel-centre x/y coordinates "
-                             "(CRS units) or a GeoTransform attribute on the grid-mapping variable")
+            raise ValueError(
+                f"inputs.wind.hourly: {location}: no GeoTransform and no regular 1-D '{dim}' "
+                "coordinate to place the grid. Fix: add the pixel-centre x/y coordinates "
+                "(CRS units) or a GeoTransform attribute on the grid-mapping variable"
+            )
         steps[dim] = (float(centres[0]), float(step.mean()))
     (x0, dx), (y0, dy) = steps["x"], steps["y"]
     return Affine(dx, 0.0, x0 - dx / 2, 0.0, dy, y0 - dy / 2)
@@ -273,8 +304,9 @@ def parse_geotransform(value: str | Sequence[float]) -> list[float]:
 
     Tolerates numpy reprs such as ``np.float64(-123.2)`` inside the string.
     """
-    parts = re.sub(r"np\.float\d+\(([^)]*)\)", r"\1", value).replace(",", " ").split() \
-        if isinstance(value, str) else value
+    parts = (
+        re.sub(r"np\.float\d+\(([^)]*)\)", r"\1", value).replace(",", " ").split() if isinstance(value, str) else value
+    )
     numbers = [float(v) for v in parts]
     if len(numbers) != 6:
         raise ValueError(f"GeoTransform {value!r} does not hold 6 numbers (GDAL order)")
@@ -304,8 +336,9 @@ def _block_side(n_time: int, chunks: tuple[int, int], memory_bytes: int) -> int:
     return side // chunk * chunk if side >= chunk else side
 
 
-def derive_distribution(hourly_location: str, out_path: str | Path, speed_unit: str = "m/s",
-                        memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
+def derive_distribution(
+    hourly_location: str, out_path: str | Path, speed_unit: str = "m/s", memory_bytes: int = DEFAULT_MEMORY_BYTES
+) -> None:
     """Hourly Zarr store (T2, TD2, U10, V10 over (time, y, x)) → 8-band float32 GeoTIFF at ``out_path``.
 
     The in-process reference: spatial blocks holding all hours, sized so memory stays near
@@ -319,34 +352,44 @@ def derive_distribution(hourly_location: str, out_path: str | Path, speed_unit: 
     n_time, ny, nx = (ds["T2"].sizes[d] for d in ("time", "y", "x"))
     enc_chunks = ds["T2"].encoding.get("chunks") or (n_time, ny, nx)
     dims = ds["T2"].dims
-    side = _block_side(n_time, (int(enc_chunks[dims.index("y")]), int(enc_chunks[dims.index("x")])),
-                       memory_bytes)
+    side = _block_side(n_time, (int(enc_chunks[dims.index("y")]), int(enc_chunks[dims.index("x")])), memory_bytes)
     rotate = "SINALPHA" in ds and "COSALPHA" in ds
     out = np.full((len(DIRECTIONS), ny, nx), np.nan, dtype=np.float32)
     for y0 in range(0, ny, side):
         for x0 in range(0, nx, side):
             sel = {"y": slice(y0, y0 + side), "x": slice(x0, x0 + side)}
             fields = [ds[v].isel(sel).transpose("time", "y", "x").values for v in HOURLY_VARIABLES]
-            alpha = [static_field(ds[v].isel(sel)).values for v in ("SINALPHA", "COSALPHA")] \
-                if rotate else [None, None]
+            alpha = [static_field(ds[v].isel(sel)).values for v in ("SINALPHA", "COSALPHA")] if rotate else [None, None]
             out[:, sel["y"], sel["x"]] = distribution_from_fields(*fields, *alpha, speed_unit=speed_unit)
         log.info("wind distribution: rows %d..%d of %d done", y0, min(y0 + side, ny), ny)
     dist, transform = north_up(out, transform)
     write_distribution(out_path, dist, crs_wkt, transform, speed_unit)
 
 
-def write_distribution(path: str | Path, dist: np.ndarray, crs_wkt: str, transform: Affine,
-                       speed_unit: str) -> None:
+def write_distribution(path: str | Path, dist: np.ndarray, crs_wkt: str, transform: Affine, speed_unit: str) -> None:
     """(8, rows, cols) float32 distribution → DEFLATE GeoTIFF with band descriptions, written atomically."""
     import rasterio
 
-    profile = {"driver": "GTiff", "dtype": "float32", "count": len(DIRECTIONS), "height": dist.shape[1],
-               "width": dist.shape[2], "crs": crs_wkt, "transform": transform, "nodata": float("nan"),
-               "compress": "deflate", "predictor": 3, "interleave": "band"}
+    profile = {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "count": len(DIRECTIONS),
+        "height": dist.shape[1],
+        "width": dist.shape[2],
+        "crs": crs_wkt,
+        "transform": transform,
+        "nodata": float("nan"),
+        "compress": "deflate",
+        "predictor": 3,
+        "interleave": "band",
+    }
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(np.ascontiguousarray(dist, dtype=np.float32))
         for band, name in enumerate(DIRECTIONS, start=1):
             dst.set_band_description(band, f"wind from {name}")
-        dst.update_tags(description="fraction of fire-weather hours (FFWI > per-pixel p99) by wind "
-                                    "from-direction, bands N, NE, E, SE, S, SW, W, NW",
-                        wind_speed_unit=speed_unit, quantile=str(QUANTILE))
+        dst.update_tags(
+            description="fraction of fire-weather hours (FFWI > per-pixel p99) by wind "
+            "from-direction, bands N, NE, E, SE, S, SW, W, NW",
+            wind_speed_unit=speed_unit,
+            quantile=str(QUANTILE),
+        )

@@ -113,9 +113,11 @@ def tile_pieces(chunk: tuple[int, int], k: int, task_memory: int) -> tuple[int, 
     max_px = (task_memory - BAND_BYTES) // ((SPLIT_EVERY + 1) * STATE_BYTES * k)
     if max_px < 1:
         need = merge_bytes(k, 1)
-        raise ValueError(f"dask.task_memory ({task_memory} bytes) cannot hold the top {k} hours of one "
-                         f"pixel in a merge ({need} bytes). Fix: raise dask.task_memory to at least "
-                         f"{math.ceil(need / 2**20)} MiB")
+        raise ValueError(
+            f"dask.task_memory ({task_memory} bytes) cannot hold the top {k} hours of one "
+            f"pixel in a merge ({need} bytes). Fix: raise dask.task_memory to at least "
+            f"{math.ceil(need / 2**20)} MiB"
+        )
     best = (chunk[0], chunk[1])
     for rows_pieces in range(1, chunk[0] + 1):
         cols_max = max_px // math.ceil(chunk[0] / rows_pieces)
@@ -137,9 +139,15 @@ def _split(chunks: Sequence[int], pieces: int) -> tuple[int, ...]:
 
 
 # ---- the numpy steps (run inside tasks) -----------------------------------------------------------
-def packed_index(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v10: np.ndarray,
-                 sinalpha: np.ndarray | None = None, cosalpha: np.ndarray | None = None,
-                 speed_unit: str = "m/s") -> np.ndarray:
+def packed_index(
+    t2: np.ndarray,
+    td2: np.ndarray,
+    u10: np.ndarray,
+    v10: np.ndarray,
+    sinalpha: np.ndarray | None = None,
+    cosalpha: np.ndarray | None = None,
+    speed_unit: str = "m/s",
+) -> np.ndarray:
     """One stored chunk, given as (rows, cols, hours) views → float64 (rows, cols, 2 × hours): each
     pixel's FFWI for its hours, then their sectors. Computed a few rows at a time over all hours
     (about SLAB_PX pixel-hours), so temporaries stay small; the functions are elementwise, so the
@@ -149,14 +157,18 @@ def packed_index(t2: np.ndarray, td2: np.ndarray, u10: np.ndarray, v10: np.ndarr
     band = max(1, SLAB_PX // max(1, cols * hours))
     fields = [a.transpose(2, 0, 1) for a in (t2, td2, u10, v10)]  # views in the stored layout
     # float32 → float64 is exact, so casting once here changes no bit of what the functions compute.
-    rot = [np.asarray(a[..., 0], np.float64) for a in (sinalpha, cosalpha)] \
-        if sinalpha is not None and cosalpha is not None else None
+    rot = (
+        [np.asarray(a[..., 0], np.float64) for a in (sinalpha, cosalpha)]
+        if sinalpha is not None and cosalpha is not None
+        else None
+    )
     for r0 in range(0, rows, band):
         rs = slice(r0, r0 + band)
         t, td, u, v = (f[:, rs] for f in fields)
         alpha = (rot[0][rs], rot[1][rs]) if rot else (None, None)
-        ffwi, sectors = hourly_index(np.asarray(t, np.float64), np.asarray(td, np.float64), u, v, *alpha,
-                                     speed_unit=speed_unit)
+        ffwi, sectors = hourly_index(
+            np.asarray(t, np.float64), np.asarray(td, np.float64), u, v, *alpha, speed_unit=speed_unit
+        )
         out[rs, :, :hours] = ffwi.transpose(1, 2, 0)
         out[rs, :, hours:] = sectors.transpose(1, 2, 0)
     return out
@@ -170,8 +182,9 @@ def _top(values: np.ndarray, sectors: np.ndarray, k: int) -> tuple[np.ndarray, n
     return np.take_along_axis(values, idx, axis=-1), np.take_along_axis(sectors, idx, axis=-1)
 
 
-def leaf_topk(packed: np.ndarray, axis: Any = None, keepdims: bool = True, *, k: int,
-              computing_meta: bool = False) -> TopK | np.ndarray:
+def leaf_topk(
+    packed: np.ndarray, axis: Any = None, keepdims: bool = True, *, k: int, computing_meta: bool = False
+) -> TopK | np.ndarray:
     """Packed hours (rows, cols, 2 × hours) → their TopK (``axis``, ``keepdims`` and
     ``computing_meta`` are dask's: it calls the function on an empty array to learn the output type)."""
     if computing_meta:
@@ -200,14 +213,18 @@ def merge_topk(states: TopK | Sequence[TopK], axis: Any = None, keepdims: bool =
     band = _band_rows(total, cols, 34)  # concatenated values + sectors, negated keys, int64 indices
     for r0 in range(0, rows, band):
         sl = slice(r0, r0 + band)
-        v, s = _top(np.concatenate([st.values[sl] for st in states], axis=-1),
-                    np.concatenate([st.sectors[sl] for st in states], axis=-1), kept)
+        v, s = _top(
+            np.concatenate([st.values[sl] for st in states], axis=-1),
+            np.concatenate([st.sectors[sl] for st in states], axis=-1),
+            kept,
+        )
         values[sl], sectors[sl] = v, s
     return TopK(values, sectors, sum(s.n_valid for s in states))
 
 
-def finish_topk(states: TopK | Sequence[TopK], axis: Any = None, keepdims: bool = True, *, k: int,
-                q: float = QUANTILE) -> np.ndarray:
+def finish_topk(
+    states: TopK | Sequence[TopK], axis: Any = None, keepdims: bool = True, *, k: int, q: float = QUANTILE
+) -> np.ndarray:
     """TopK states → (rows, cols, 8) float32 fractions of the hours strictly above each pixel's
     q-quantile, as ``fireweather.fire_weather_distribution`` gives over all hours."""
     state = merge_topk(states, k=k)
@@ -246,25 +263,51 @@ def distribution_graph(ds: xr.Dataset, speed_unit: str, task_memory: int) -> tup
     extra = []
     if "SINALPHA" in ds and "COSALPHA" in ds:
         extra = [static_field(ds[v]).data.rechunk((ychunks, xchunks))[..., None] for v in ("SINALPHA", "COSALPHA")]
-    packed = da.map_blocks(packed_index, *fields, *extra, speed_unit=speed_unit, dtype=np.float64,
-                           chunks=(ychunks, xchunks, tuple(2 * c for c in tchunks)), name="wind-hours")
+    packed = da.map_blocks(
+        packed_index,
+        *fields,
+        *extra,
+        speed_unit=speed_unit,
+        dtype=np.float64,
+        chunks=(ychunks, xchunks, tuple(2 * c for c in tchunks)),
+        name="wind-hours",
+    )
     pieces = tile_pieces((max(ychunks), max(xchunks)), k, task_memory)
     tiles = packed.rechunk({0: _split(ychunks, pieces[0]), 1: _split(xchunks, pieces[1])})
-    dist = da.reduction(tiles, chunk=partial(leaf_topk, k=k), combine=partial(merge_topk, k=k),
-                        aggregate=partial(finish_topk, k=k), axis=2, keepdims=True,
-                        output_size=len(DIRECTIONS), concatenate=False, split_every={2: SPLIT_EVERY},
-                        dtype=np.float32, meta=np.empty((0, 0, 0), np.float32), name="wind-topk")
+    dist = da.reduction(
+        tiles,
+        chunk=partial(leaf_topk, k=k),
+        combine=partial(merge_topk, k=k),
+        aggregate=partial(finish_topk, k=k),
+        axis=2,
+        keepdims=True,
+        output_size=len(DIRECTIONS),
+        concatenate=False,
+        split_every={2: SPLIT_EVERY},
+        dtype=np.float32,
+        meta=np.empty((0, 0, 0), np.float32),
+        name="wind-topk",
+    )
     tile_px = max(tiles.chunks[0]) * max(tiles.chunks[1])
-    plan = Plan(hours=hours, k=k, stored_chunks=len(HOURLY_VARIABLES) * math.prod(fields[0].numblocks),
-                tiles=tiles.numblocks[0] * tiles.numblocks[1], tile_px=tile_px,
-                merge_bytes=merge_bytes(min(k, hours), tile_px),
-                leaf_bytes=LEAF_BYTES_PER_PX_HOUR * max(tchunks) * max(ychunks) * max(xchunks))
+    plan = Plan(
+        hours=hours,
+        k=k,
+        stored_chunks=len(HOURLY_VARIABLES) * math.prod(fields[0].numblocks),
+        tiles=tiles.numblocks[0] * tiles.numblocks[1],
+        tile_px=tile_px,
+        merge_bytes=merge_bytes(min(k, hours), tile_px),
+        leaf_bytes=LEAF_BYTES_PER_PX_HOUR * max(tchunks) * max(ychunks) * max(xchunks),
+    )
     return dist.transpose(2, 0, 1), plan
 
 
-def distribution_on_client(client: Any, hourly_location: Any, speed_unit: str = "m/s",
-                           task_memory: int = 1 << 30, progress_every_s: float = 30.0
-                           ) -> tuple[np.ndarray, str, Affine]:
+def distribution_on_client(
+    client: Any,
+    hourly_location: Any,
+    speed_unit: str = "m/s",
+    task_memory: int = 1 << 30,
+    progress_every_s: float = 30.0,
+) -> tuple[np.ndarray, str, Affine]:
     """Compute the distribution on ``client``'s cluster → ((8, y, x) float32 in the store's row
     order, CRS WKT, pixel-edge Affine). Lost workers' tasks are recomputed by Dask."""
     from windrisk.cluster import log_progress
@@ -272,17 +315,30 @@ def distribution_on_client(client: Any, hourly_location: Any, speed_unit: str = 
     ds = open_hourly(hourly_location, chunks={})
     crs_wkt, transform = hourly_frame(ds, str(hourly_location))
     dist, plan = distribution_graph(ds, speed_unit, task_memory)
-    log.info("wind distribution: %d hours, top %d per pixel; %d stored chunks read once; %d tiles of "
-             "<= %d px; peak per task ~%.0f MiB (merge), ~%.0f MiB (leaf)", plan.hours, plan.k,
-             plan.stored_chunks, plan.tiles, plan.tile_px, plan.merge_bytes / 2**20, plan.leaf_bytes / 2**20)
+    log.info(
+        "wind distribution: %d hours, top %d per pixel; %d stored chunks read once; %d tiles of "
+        "<= %d px; peak per task ~%.0f MiB (merge), ~%.0f MiB (leaf)",
+        plan.hours,
+        plan.k,
+        plan.stored_chunks,
+        plan.tiles,
+        plan.tile_px,
+        plan.merge_bytes / 2**20,
+        plan.leaf_bytes / 2**20,
+    )
     future = client.compute(dist)
     log_progress([future], client, "wind distribution", progress_every_s)
     return np.asarray(future.result()), crs_wkt, transform
 
 
-def wind_distribution(hourly_location: str, out_path: str | Path, speed_unit: str = "m/s",
-                      dask_settings: Mapping[str, Any] | None = None, threads: int = 1,
-                      progress_every_s: float = 30.0) -> None:
+def wind_distribution(
+    hourly_location: str,
+    out_path: str | Path,
+    speed_unit: str = "m/s",
+    dask_settings: Mapping[str, Any] | None = None,
+    threads: int = 1,
+    progress_every_s: float = 30.0,
+) -> None:
     """Hourly Zarr store → the 8-band GeoTIFF of ``fireweather.derive_distribution``, computed on
     the Dask cluster of ``dask_settings`` (the config's ``dask`` section; defaults when None) and
     written atomically."""
@@ -293,7 +349,8 @@ def wind_distribution(hourly_location: str, out_path: str | Path, speed_unit: st
     check_speed_unit(speed_unit)
     with dask_client(settings, threads) as client:
         dist, crs_wkt, transform = distribution_on_client(
-            client, hourly_location, speed_unit, parse_memory(settings, "task_memory"), progress_every_s)
+            client, hourly_location, speed_unit, parse_memory(settings, "task_memory"), progress_every_s
+        )
     dist, transform = north_up(dist, transform)
     write_distribution(out_path, dist, crs_wkt, transform, speed_unit)
     log.info("wind distribution written to %s", out_path)

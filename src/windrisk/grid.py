@@ -120,15 +120,13 @@ class RegionGrid:
         match = REGION_ID_PATTERN.match(rid) if isinstance(rid, str) else None
         if match is None:
             raise RegionIdError(
-                f"region id {rid!r} is malformed: expected 'y<row>_x<col>' such as "
-                f"'y0_x0'. {self._valid_ids_hint()}"
+                f"region id {rid!r} is malformed: expected 'y<row>_x<col>' such as 'y0_x0'. {self._valid_ids_hint()}"
             )
         row, col = int(match.group(1)), int(match.group(2))
         rows, cols = self.n_chunks
         if row >= rows or col >= cols:
             raise RegionIdError(
-                f"region id {rid!r} is outside the grid of {rows} x {cols} chunks. "
-                f"{self._valid_ids_hint()}"
+                f"region id {rid!r} is outside the grid of {rows} x {cols} chunks. {self._valid_ids_hint()}"
             )
         return row, col
 
@@ -149,8 +147,7 @@ class RegionGrid:
             if unknown:
                 shown = ", ".join(allowed) if len(allowed) <= 40 else f"{len(allowed)} ids"
                 raise RegionIdError(
-                    f"region ids {unknown} hold no data on this grid (not in grid.data_regions). "
-                    f"Valid ids: {shown}"
+                    f"region ids {unknown} hold no data on this grid (not in grid.data_regions). Valid ids: {shown}"
                 )
         order = {rid: i for i, rid in enumerate(self.all_region_ids)}
         return sorted(wanted, key=order.__getitem__)
@@ -216,8 +213,10 @@ class RegionGrid:
         with np.errstate(invalid="ignore"):
             col_f, row_f = inv @ (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         finite = np.isfinite(col_f) & np.isfinite(row_f)
-        return (np.where(finite, np.floor(np.where(finite, row_f, 0)), -1).astype(np.int64),
-                np.where(finite, np.floor(np.where(finite, col_f, 0)), -1).astype(np.int64))
+        return (
+            np.where(finite, np.floor(np.where(finite, row_f, 0)), -1).astype(np.int64),
+            np.where(finite, np.floor(np.where(finite, col_f, 0)), -1).astype(np.int64),
+        )
 
     def region_of_points(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Region id of each point (``""`` for points outside the grid), one owner per point."""

@@ -84,10 +84,18 @@ class InputSpec:
 SPECS: Final = (
     InputSpec("burn_probability.2011", "rasters", "raster", "annual burn probability (Riley et al. 2025)", (0.0, 1.0)),
     InputSpec("burn_probability.2047", "rasters", "raster", "annual burn probability (Riley et al. 2025)", (0.0, 1.0)),
-    InputSpec("crps", "rasters", "raster", "conditional risk to potential structures in % (Scott et al. 2024)", (0.0, 100.0)),
+    InputSpec(
+        "crps", "rasters", "raster", "conditional risk to potential structures in % (Scott et al. 2024)", (0.0, 100.0)
+    ),
     InputSpec("rps", "rasters", "raster", "risk to potential structures in % (Scott et al. 2024)", (0.0, 100.0)),
-    InputSpec("wind.distribution", "rasters", "raster", "fractions of fire-weather hours by wind direction",
-              (0.0, 1.0), bands=8),
+    InputSpec(
+        "wind.distribution",
+        "rasters",
+        "raster",
+        "fractions of fire-weather hours by wind direction",
+        (0.0, 1.0),
+        bands=8,
+    ),
     InputSpec("wind.hourly", "hourly", "hourly", "hourly T2, TD2, U10, V10 (CONUS404 style Zarr)"),
     InputSpec("buildings", "buildings", "buildings", "Overture-style buildings GeoParquet 1.1"),
 )
@@ -213,7 +221,9 @@ def _s3_identity(location: str) -> dict[str, Any]:
         client = s3_client(timeout_s=REMOTE_TIMEOUT_S)
         head = None if key.endswith("/") else _s3_head(client, bucket, key)
         if head is None:  # a prefix: a Zarr store
-            return {"zarr_metadata_sha256": _digest_documents(_s3_zarr_documents(client, bucket, key.rstrip("/")), location)}
+            return {
+                "zarr_metadata_sha256": _digest_documents(_s3_zarr_documents(client, bucket, key.rstrip("/")), location)
+            }
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - boto3/botocore raise many types; all mean "unreachable"
@@ -292,17 +302,22 @@ class GroupIdentity:
         return [key for key, ident in self.identities.items() if "produced_by" in ident]
 
 
-def with_produced_identified(config: Mapping[str, Any], planned: GroupIdentity, cache: HashCache | None
-                             ) -> GroupIdentity:
+def with_produced_identified(
+    config: Mapping[str, Any], planned: GroupIdentity, cache: HashCache | None
+) -> GroupIdentity:
     """``planned`` with each rule-made input identified by its content (the files must exist)."""
     locations = configured(config, planned.group)
-    identities = {key: identity(locations[key], cache) if "produced_by" in ident else ident
-                  for key, ident in planned.identities.items()}
+    identities = {
+        key: identity(locations[key], cache) if "produced_by" in ident else ident
+        for key, ident in planned.identities.items()
+    }
     return GroupIdentity(planned.group, identities)
 
 
 def plan_identities(
-    config: Mapping[str, Any], produced: Mapping[str, str], cache: HashCache | None,
+    config: Mapping[str, Any],
+    produced: Mapping[str, str],
+    cache: HashCache | None,
     groups: Iterable[str] = GROUPS,
 ) -> dict[str, GroupIdentity]:
     """Group → identities of its configured inputs, as the Snakefile sees them at parse time.
@@ -323,8 +338,14 @@ def plan_identities(
             if location in produced:
                 identities[key] = {"produced_by": produced[location]}
             elif not scheme and not Path(location).exists():
-                problems.append(_problem(spec, location, "the file does not exist",
-                                         f"set '{spec.config_key}' to an existing {spec.what} (local path, s3:// or https://)"))
+                problems.append(
+                    _problem(
+                        spec,
+                        location,
+                        "the file does not exist",
+                        f"set '{spec.config_key}' to an existing {spec.what} (local path, s3:// or https://)",
+                    )
+                )
             elif scheme in unreachable:
                 identities[key] = {UNRESOLVED: unreachable[scheme]}
             else:
@@ -334,8 +355,12 @@ def plan_identities(
                     if not scheme:
                         problems.append(_problem(spec, location, str(exc), "point it at a readable file"))
                         continue
-                    log.warning("%s: %s; %s:// inputs are left unresolved (the check job will read them)",
-                                spec.config_key, exc, scheme)
+                    log.warning(
+                        "%s: %s; %s:// inputs are left unresolved (the check job will read them)",
+                        spec.config_key,
+                        exc,
+                        scheme,
+                    )
                     unreachable[scheme] = str(exc)
                     identities[key] = {UNRESOLVED: str(exc)}
         planned[group] = GroupIdentity(group, identities)
@@ -356,7 +381,9 @@ class RasterFacts:
     shape: tuple[int, int, int]
 
 
-def raster_problems(spec: InputSpec, location: str, grid: RegionGrid, *, scan: bool) -> tuple[list[str], dict[str, Any]]:
+def raster_problems(
+    spec: InputSpec, location: str, grid: RegionGrid, *, scan: bool
+) -> tuple[list[str], dict[str, Any]]:
     """Problems of one raster input (header always; every value when ``scan``) and a summary."""
     from rasterio.errors import RasterioError
 
@@ -365,8 +392,11 @@ def raster_problems(spec: InputSpec, location: str, grid: RegionGrid, *, scan: b
     try:
         with open_raster(location, spec.config_key) as src:
             facts = RasterFacts(
-                src.crs.to_string() if src.crs else None, tuple(src.bounds), tuple(src.dtypes),
-                tuple(src.nodatavals), (src.count, src.height, src.width),
+                src.crs.to_string() if src.crs else None,
+                tuple(src.bounds),
+                tuple(src.dtypes),
+                tuple(src.nodatavals),
+                (src.count, src.height, src.width),
             )
             problems = _header_problems(spec, location, facts, grid)
             summary: dict[str, Any] = {"crs": facts.crs, "shape": list(facts.shape), "dtype": facts.dtypes[0]}
@@ -376,36 +406,68 @@ def raster_problems(spec: InputSpec, location: str, grid: RegionGrid, *, scan: b
     except InputError as exc:
         return [str(exc)], {}
     except RasterioError as exc:
-        return [_problem(spec, location, f"reading failed ({exc})", "replace it with a complete copy (the file is damaged or truncated)")], {}
+        return [
+            _problem(
+                spec,
+                location,
+                f"reading failed ({exc})",
+                "replace it with a complete copy (the file is damaged or truncated)",
+            )
+        ], {}
     return problems, summary
 
 
 def _header_problems(spec: InputSpec, location: str, facts: RasterFacts, grid: RegionGrid) -> list[str]:
     problems = []
     if facts.shape[0] != spec.bands:
-        problems.append(_problem(spec, location, f"it has {facts.shape[0]} band(s), {spec.what} needs {spec.bands}",
-                                 "point it at the right product"))
+        problems.append(
+            _problem(
+                spec,
+                location,
+                f"it has {facts.shape[0]} band(s), {spec.what} needs {spec.bands}",
+                "point it at the right product",
+            )
+        )
     bad_types = sorted({d for d in facts.dtypes if np.dtype(d).kind not in "fiu"})
     if bad_types:
-        problems.append(_problem(spec, location, f"its data type {bad_types} is not a real number",
-                                 "provide a float32 (or integer) GeoTIFF"))
+        problems.append(
+            _problem(
+                spec,
+                location,
+                f"its data type {bad_types} is not a real number",
+                "provide a float32 (or integer) GeoTIFF",
+            )
+        )
     lo, hi = spec.valid_range or (-math.inf, math.inf)
     for nodata in {v for v in facts.nodata if v is not None and not math.isnan(v)}:
         if lo <= nodata <= hi:
-            problems.append(_problem(
-                spec, location, f"its nodata value {nodata:g} lies inside the valid range [{lo:g}, {hi:g}], so real "
-                "values would be read as missing", f"set a nodata value outside the range: gdal_edit.py -a_nodata "
-                f"-3.4028234663852886e+38 {location} (or -unsetnodata if it has none)"))
+            problems.append(
+                _problem(
+                    spec,
+                    location,
+                    f"its nodata value {nodata:g} lies inside the valid range [{lo:g}, {hi:g}], so real "
+                    "values would be read as missing",
+                    f"set a nodata value outside the range: gdal_edit.py -a_nodata "
+                    f"-3.4028234663852886e+38 {location} (or -unsetnodata if it has none)",
+                )
+            )
     if facts.crs is None:
-        problems.append(_problem(spec, location, "it has no CRS",
-                                 f"set it: gdal_edit.py -a_srs {PRODUCTS_CRS} {location} (the USFS products are in {PRODUCTS_CRS})"))
+        problems.append(
+            _problem(
+                spec,
+                location,
+                "it has no CRS",
+                f"set it: gdal_edit.py -a_srs {PRODUCTS_CRS} {location} (the USFS products are in {PRODUCTS_CRS})",
+            )
+        )
     else:
         problems += _overlap_problems(spec, location, facts.crs, facts.bounds, grid)
     return problems
 
 
-def _overlap_problems(spec: InputSpec, location: str, crs_text: str, bounds: tuple[float, float, float, float],
-                      grid: RegionGrid) -> list[str]:
+def _overlap_problems(
+    spec: InputSpec, location: str, crs_text: str, bounds: tuple[float, float, float, float], grid: RegionGrid
+) -> list[str]:
     """Whether the input (``bounds`` in its CRS) overlaps the grid, with a CRS-aware message."""
     from pyproj import CRS, Transformer
 
@@ -415,11 +477,15 @@ def _overlap_problems(spec: InputSpec, location: str, crs_text: str, bounds: tup
     looks_projected = max(abs(left), abs(right)) > 360 or max(abs(bottom), abs(top)) > 90
     fix = f"if its CRS tag is wrong, set the right one: gdal_edit.py -a_srs {PRODUCTS_CRS} {location}"
     if crs.is_geographic and looks_projected:
-        return [_problem(spec, location, f"its CRS {name} is in degrees but its bounds {_fmt(bounds)} look "
-                         "like metres", fix)]
+        return [
+            _problem(
+                spec, location, f"its CRS {name} is in degrees but its bounds {_fmt(bounds)} look like metres", fix
+            )
+        ]
     try:
         grid_bounds = Transformer.from_crs(grid.crs, crs, always_xy=True).transform_bounds(
-            *grid.window_bounds(grid.full_window), densify_pts=21)
+            *grid.window_bounds(grid.full_window), densify_pts=21
+        )
     except Exception as exc:  # noqa: BLE001 - pyproj raises several types for impossible transforms
         return [_problem(spec, location, f"the grid cannot be transformed to its CRS {name} ({exc})", fix)]
     if not all(map(math.isfinite, grid_bounds)):
@@ -427,8 +493,15 @@ def _overlap_problems(spec: InputSpec, location: str, crs_text: str, bounds: tup
     overlaps = left < grid_bounds[2] and right > grid_bounds[0] and bottom < grid_bounds[3] and top > grid_bounds[1]
     if overlaps:
         return []
-    return [_problem(spec, location, f"in its CRS {name} it covers {_fmt(bounds)}, but the grid lies at "
-                     f"{_fmt(grid_bounds)} there: they do not overlap", fix + "; otherwise use a raster that covers the grid")]
+    return [
+        _problem(
+            spec,
+            location,
+            f"in its CRS {name} it covers {_fmt(bounds)}, but the grid lies at "
+            f"{_fmt(grid_bounds)} there: they do not overlap",
+            fix + "; otherwise use a raster that covers the grid",
+        )
+    ]
 
 
 def _fmt(bounds: Iterable[float]) -> str:
@@ -455,15 +528,28 @@ def _scan_values(spec: InputSpec, location: str, src: Any) -> tuple[list[str], d
     stats = {"valid_values": n_valid, "min": vmin if n_valid else None, "max": vmax if n_valid else None}
     problems = []
     if n_valid == 0:
-        problems.append(_problem(spec, location, "it holds no valid value (everything is nodata)", "point it at the real product"))
+        problems.append(
+            _problem(spec, location, "it holds no valid value (everything is nodata)", "point it at the real product")
+        )
     if n_outside:
-        problems.append(_problem(
-            spec, location, f"{n_outside:,} of {n_valid:,} values lie outside [{lo:g}, {hi:g}] (min {vmin:g}, max "
-            f"{vmax:g}) for {spec.what}", "use the product as published (check units and scale factor; nodata must be "
-            "tagged as nodata)"))
+        problems.append(
+            _problem(
+                spec,
+                location,
+                f"{n_outside:,} of {n_valid:,} values lie outside [{lo:g}, {hi:g}] (min {vmin:g}, max "
+                f"{vmax:g}) for {spec.what}",
+                "use the product as published (check units and scale factor; nodata must be tagged as nodata)",
+            )
+        )
     if n_bad_sum:
-        problems.append(_problem(spec, location, f"{n_bad_sum:,} pixels have band fractions that do not sum to 1",
-                                 "use a distribution written by the wind_distribution rule (fractions over 8 bands)"))
+        problems.append(
+            _problem(
+                spec,
+                location,
+                f"{n_bad_sum:,} pixels have band fractions that do not sum to 1",
+                "use a distribution written by the wind_distribution rule (fractions over 8 bands)",
+            )
+        )
     return problems, stats
 
 
@@ -480,12 +566,19 @@ def values_problem(spec_key: str, location: str, values: np.ndarray) -> str | No
     lo, hi = spec.valid_range or (-math.inf, math.inf)
     flat = np.asarray(values).reshape(-1)
     # In blocks: a full region's window is ~1 GiB, and masks of it would raise the job's peak.
-    outside = sum(int(np.count_nonzero((block < lo) | (block > hi)))  # NaN (nodata) compares False
-                  for block in (flat[i:i + SCAN_BLOCK_PIXELS] for i in range(0, flat.size, SCAN_BLOCK_PIXELS)))
+    outside = sum(
+        int(np.count_nonzero((block < lo) | (block > hi)))  # NaN (nodata) compares False
+        for block in (flat[i : i + SCAN_BLOCK_PIXELS] for i in range(0, flat.size, SCAN_BLOCK_PIXELS))
+    )
     if not outside:
         return None
-    return _problem(spec, location, f"{outside:,} values in this region's window lie outside [{lo:g}, {hi:g}] (min "
-                    f"{np.nanmin(flat):g}, max {np.nanmax(flat):g}) for {spec.what}", "use the product as published")
+    return _problem(
+        spec,
+        location,
+        f"{outside:,} values in this region's window lie outside [{lo:g}, {hi:g}] (min "
+        f"{np.nanmin(flat):g}, max {np.nanmax(flat):g}) for {spec.what}",
+        "use the product as published",
+    )
 
 
 def hourly_problems(spec: InputSpec, location: str, grid: RegionGrid) -> tuple[list[str], dict[str, Any]]:
@@ -504,8 +597,13 @@ def hourly_problems(spec: InputSpec, location: str, grid: RegionGrid) -> tuple[l
 
 
 def check_group(
-    config: Mapping[str, Any], group: str, planned: Mapping[str, Mapping[str, Any]], grid: RegionGrid,
-    data_regions: list[str], *, cache: HashCache | None = None,
+    config: Mapping[str, Any],
+    group: str,
+    planned: Mapping[str, Mapping[str, Any]],
+    grid: RegionGrid,
+    data_regions: list[str],
+    *,
+    cache: HashCache | None = None,
 ) -> dict[str, Any]:
     """Check every input of ``group``; return the report, or raise InputCheckError listing them all.
 
@@ -523,8 +621,14 @@ def check_group(
             continue
         before = planned.get(key, {})
         if "produced_by" not in before and UNRESOLVED not in before and dict(before) != ident:
-            problems.append(_problem(spec, location, "it changed after the run was planned",
-                                     "run the workflow again (it plans for the file as it is now)"))
+            problems.append(
+                _problem(
+                    spec,
+                    location,
+                    "it changed after the run was planned",
+                    "run the workflow again (it plans for the file as it is now)",
+                )
+            )
             continue
         found, summary = _problems_of(spec, location, grid, config, data_regions)
         problems += found
@@ -534,8 +638,9 @@ def check_group(
     return report
 
 
-def _problems_of(spec: InputSpec, location: str, grid: RegionGrid, config: Mapping[str, Any],
-                 data_regions: list[str]) -> tuple[list[str], dict[str, Any]]:
+def _problems_of(
+    spec: InputSpec, location: str, grid: RegionGrid, config: Mapping[str, Any], data_regions: list[str]
+) -> tuple[list[str], dict[str, Any]]:
     if spec.kind == "raster":
         return raster_problems(spec, location, grid, scan=not is_remote(location))
     if spec.kind == "hourly":
@@ -556,7 +661,10 @@ def checked_identities(check_report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def region_input_identities(
-    config: Mapping[str, Any], planned: GroupIdentity, derived_distribution: str | None, cache: HashCache | None,
+    config: Mapping[str, Any],
+    planned: GroupIdentity,
+    derived_distribution: str | None,
+    cache: HashCache | None,
 ) -> dict[str, Any] | None:
     """The identities a region job would record now (its check report's, plus the derived
     distribution's), or None while any cannot be known: a rule-made file not made yet, an
@@ -578,8 +686,13 @@ def region_input_identities(
 
 
 def run_check(
-    config: Mapping[str, Any], group: str, digest: str, planned: Mapping[str, Mapping[str, Any]],
-    data_regions: list[str], *, target: str | Path,
+    config: Mapping[str, Any],
+    group: str,
+    digest: str,
+    planned: Mapping[str, Mapping[str, Any]],
+    data_regions: list[str],
+    *,
+    target: str | Path,
 ) -> dict[str, Any]:
     """The ``check_inputs`` job: check ``group``, write its report to ``target`` (atomically), log
     what was found. Every problem is logged and raised together, so one run shows them all."""

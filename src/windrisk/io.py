@@ -98,7 +98,9 @@ def s3_client(settings: Mapping[str, Any] | None = None, timeout_s: float = 60) 
 
     settings = settings or {}
     config = Config(
-        connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"max_attempts": 3, "mode": "standard"},
         signature_version=UNSIGNED if settings.get("anonymous") else None,
         s3={"addressing_style": "path"} if settings.get("force_path_style") else None,
     )

@@ -99,9 +99,11 @@ def blur_pixel_height_m(grid: RegionGrid) -> float:
 def grid_problem(grid: RegionGrid) -> str:
     """Why the published arithmetic cannot be reproduced on ``grid`` ("" when it can)."""
     if not grid.is_geographic or not grid.rows_ascend_north:
-        return ("method.compat: ocr-v1.1.0 reproduces the published code on its own grid layout: a "
-                "geographic CRS (EPSG:4326) with rows ascending northward (transform e > 0). Fix: use such "
-                "a grid, or drop method.compat")
+        return (
+            "method.compat: ocr-v1.1.0 reproduces the published code on its own grid layout: a "
+            "geographic CRS (EPSG:4326) with rows ascending northward (transform e > 0). Fix: use such "
+            "a grid, or drop method.compat"
+        )
     return ""
 
 

@@ -118,9 +118,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("snakemake_args", nargs="*", help="passed to snakemake after '--'")
     args = parser.parse_args(argv)
-    extra = [*(["--configfile", args.configfile] if args.configfile else []),
-             *(["--directory", args.directory] if args.directory else []),
-             *args.snakemake_args]
+    extra = [
+        *(["--configfile", args.configfile] if args.configfile else []),
+        *(["--directory", args.directory] if args.directory else []),
+        *args.snakemake_args,
+    ]
     try:
         steps = plan(args.snakefile or default_snakefile(), extra)
     except PlanError as exc:

@@ -62,8 +62,6 @@ DENSIFY_PTS = 64
 UNSURE = -2
 
 
-
-
 def _fail(name: str, location: str, problem: str, fix: str) -> InputError:
     """The InputError for config key ``name``: what is wrong with ``location`` and the fix."""
     return InputError(f"{name}: {problem} ({location}). Fix: {fix}")
@@ -76,9 +74,7 @@ def _transformer(src_crs: str, dst_crs: str) -> Transformer:
 
 @lru_cache(maxsize=64)
 def _cached_transformer(src_crs: str, dst_crs: str, _thread: int) -> Transformer:
-    return Transformer.from_crs(
-        CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs), always_xy=True
-    )
+    return Transformer.from_crs(CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs), always_xy=True)
 
 
 def _crs_name(crs: str) -> str:
@@ -186,9 +182,7 @@ def _native_window(
     return row0, row1, col0, col1
 
 
-def read_native(
-    src: rasterio.DatasetReader, rows: tuple[int, int], cols: tuple[int, int]
-) -> np.ndarray:
+def read_native(src: rasterio.DatasetReader, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
     """Read a native window as float32 (band, row, col) with nodata and non-finite values as NaN."""
     win = rasterio.windows.Window.from_slices(rows, cols)
     # GDAL decodes the window's tiles on as many threads as numba may use (the job's threads).
@@ -293,8 +287,9 @@ def interpolation_bound(values: np.ndarray) -> float:
 
 
 @njit(parallel=True, cache=True)
-def _index_from_lattice(lat_row, lat_col, step, r_in, c_in, bound_r, bound_c,
-                        off_r, off_c, nat_rows, nat_cols, index, unsure_per_row):  # pragma: no cover - numba
+def _index_from_lattice(
+    lat_row, lat_col, step, r_in, c_in, bound_r, bound_c, off_r, off_c, nat_rows, nat_cols, index, unsure_per_row
+):  # pragma: no cover - numba
     """Interpolated native (row, col) per output pixel → ``index`` takes the native pixel's flat
     index (-1 outside the native window), or UNSURE where the position is within the bound of a
     pixel edge (or not finite); ``unsure_per_row`` counts those per row."""
@@ -325,8 +320,12 @@ def _index_from_lattice(lat_row, lat_col, step, r_in, c_in, bound_r, bound_c,
                     continue
                 r_floor = np.floor(rf)
                 c_floor = np.floor(cf)
-                if (rf - r_floor < bound_r or r_floor + 1 - rf < bound_r
-                        or cf - c_floor < bound_c or c_floor + 1 - cf < bound_c):
+                if (
+                    rf - r_floor < bound_r
+                    or r_floor + 1 - rf < bound_r
+                    or cf - c_floor < bound_c
+                    or c_floor + 1 - cf < bound_c
+                ):
                     index[i, j] = UNSURE
                     unsure += 1
                     continue
@@ -418,9 +417,19 @@ def _nearest_index(
     index = np.empty(window.shape, dtype=np.int32)
     unsure_per_row = np.empty(window.shape[0], dtype=np.int64)
     _index_from_lattice(
-        lat_row, lat_col, lattice.step, window.row_start - lattice.row0, window.col_start - lattice.col0,
-        interpolation_bound(lat_row), interpolation_bound(lat_col), offset[0], offset[1], nat_rows, nat_cols,
-        index, unsure_per_row,
+        lat_row,
+        lat_col,
+        lattice.step,
+        window.row_start - lattice.row0,
+        window.col_start - lattice.col0,
+        interpolation_bound(lat_row),
+        interpolation_bound(lat_col),
+        offset[0],
+        offset[1],
+        nat_rows,
+        nat_cols,
+        index,
+        unsure_per_row,
     )
     rows, cols = _unsure_pixels(index, unsure_per_row)
     if rows.size:
@@ -466,9 +475,7 @@ def read_resampled(
                 "use a georeferenced GeoTIFF (e.g. set it with `gdal_edit.py -a_srs EPSG:5070`)",
             )
         src_crs = src.crs.to_wkt()
-        row0, row1, col0, col1 = _native_window(
-            src, src_crs, grid, window, margin_native_px, name, location
-        )
+        row0, row1, col0, col1 = _native_window(src, src_crs, grid, window, margin_native_px, name, location)
         try:
             native = read_native(src, (row0, row1), (col0, col1))
         except RasterioError as exc:
@@ -481,9 +488,7 @@ def read_resampled(
         transform = src.transform
     if native_fn is not None:
         with step("gap fill"):
-            native = np.asarray(
-                native_fn(native[0] if native.shape[0] == 1 else native), dtype=np.float32
-            )
+            native = np.asarray(native_fn(native[0] if native.shape[0] == 1 else native), dtype=np.float32)
         native = native.reshape(-1, row1 - row0, col1 - col0)
     with step("resample"):
         index = _nearest_index((row1 - row0, col1 - col0), transform, (row0, col0), grid, window, src_crs)
@@ -504,8 +509,9 @@ def read_on_grid(
     ``native_fn`` gets the native float32 array (same dimensions as the result) before resampling.
     ``name`` is the config key of the input, used in every error.
     """
-    resampled = read_resampled(location, grid, window, name=name, native_fn=native_fn,
-                               margin_native_px=margin_native_px)
+    resampled = read_resampled(
+        location, grid, window, name=name, native_fn=native_fn, margin_native_px=margin_native_px
+    )
     with step("resample"):
         out = resampled.values()
     return out[0] if out.shape[0] == 1 else out

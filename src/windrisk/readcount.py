@@ -127,7 +127,7 @@ def _read_events(fd: int) -> Iterator[str]:
             _wd, mask, _cookie, size = EVENT.unpack_from(buf, at)
             if mask & IN_Q_OVERFLOW:
                 raise RuntimeError("inotify dropped events (queue full): the read count is incomplete")
-            name = buf[at + EVENT.size: at + EVENT.size + size].rstrip(b"\0")
+            name = buf[at + EVENT.size : at + EVENT.size + size].rstrip(b"\0")
             if name:
                 yield os.fsdecode(name)
             at += EVENT.size + size

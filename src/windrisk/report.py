@@ -55,7 +55,11 @@ def block_mean(array: np.ndarray, step: int) -> np.ndarray:
 
 
 def read_region_reduced(
-    group: zarr.Group, grid: RegionGrid, rid: str, step: int = 1, names: Sequence[str] = RPS_VARIABLES,
+    group: zarr.Group,
+    grid: RegionGrid,
+    rid: str,
+    step: int = 1,
+    names: Sequence[str] = RPS_VARIABLES,
 ) -> dict[str, np.ndarray]:
     """``names`` of one region from the store's root ``group``, block-averaged by ``step``.
 
@@ -113,8 +117,15 @@ def plot_rps_pair(
     cmap = colormaps["magma_r"].with_extremes(bad="#d0d4da")  # NaN (no data / water) in grey
     image = None
     for ax, name in zip(axes[0], names, strict=True):
-        image = ax.imshow(np.ma.masked_invalid(arrays[name]), extent=extent, origin="upper",
-                          cmap=cmap, vmin=0.0, vmax=vmax, interpolation="nearest")
+        image = ax.imshow(
+            np.ma.masked_invalid(arrays[name]),
+            extent=extent,
+            origin="upper",
+            cmap=cmap,
+            vmin=0.0,
+            vmax=vmax,
+            interpolation="nearest",
+        )
         ax.set_title(name)
         ax.set_xlabel("longitude")
         ax.xaxis.set_major_locator(MaxNLocator(4))  # long labels like -122.66 collide otherwise
@@ -140,7 +151,11 @@ def whole_blocks(window: Window, step: int) -> Window:
 
 
 def quicklook_region(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, sentinel: str | Path, out_png: str | Path,
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    rid: str,
+    sentinel: str | Path,
+    out_png: str | Path,
     max_px: int = QUICKLOOK_MAX_PX,
 ) -> Path:
     """The region's rps_2011 and rps_2047 at the sentinel's snapshot, at most ``max_px`` on a side."""
@@ -168,17 +183,19 @@ class Mosaic:
     step: int
 
     @classmethod
-    def covering(
-        cls, grid: RegionGrid, region_ids: Sequence[str], max_px: int = OVERVIEW_MAX_PX
-    ) -> Mosaic:
+    def covering(cls, grid: RegionGrid, region_ids: Sequence[str], max_px: int = OVERVIEW_MAX_PX) -> Mosaic:
         """The regions' bounding window and the smallest block that fits it in ``max_px``.
 
         The block divides both chunk sizes, so no block straddles two regions (blocks may then
         come out a little smaller than ``max_px`` asks; at worst the block is the chunks' gcd).
         """
         windows = [grid.region_window(rid) for rid in region_ids]
-        window = Window(min(w.row_start for w in windows), max(w.row_stop for w in windows),
-                        min(w.col_start for w in windows), max(w.col_stop for w in windows))
+        window = Window(
+            min(w.row_start for w in windows),
+            max(w.row_stop for w in windows),
+            min(w.col_start for w in windows),
+            max(w.col_stop for w in windows),
+        )
         need = math.ceil(max(window.shape) / max_px)
         common = math.gcd(*grid.chunks)
         step = next((d for d in range(max(need, 1), common + 1) if common % d == 0), common)
@@ -198,7 +215,10 @@ class Mosaic:
 
 
 def overview_frames(
-    config: Mapping[str, Any], grid: RegionGrid, sentinels: Mapping[str, str | Path], mosaic: Mosaic,
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    sentinels: Mapping[str, str | Path],
+    mosaic: Mosaic,
 ) -> dict[str, np.ndarray]:
     """rps_2011 and rps_2047 of all regions block-averaged into the mosaic (grid row order).
 
@@ -219,7 +239,10 @@ def overview_frames(
 
 
 def overview(
-    config: Mapping[str, Any], grid: RegionGrid, sentinels: Mapping[str, str | Path], out_png: str | Path,
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    sentinels: Mapping[str, str | Path],
+    out_png: str | Path,
     max_px: int = OVERVIEW_MAX_PX,
 ) -> Path:
     """All regions' rps_2011 and rps_2047 mosaicked, about ``max_px`` pixels on the long side."""
@@ -293,15 +316,17 @@ def benchmark_summary(benchmark_dir: str | Path) -> list[dict[str, Any]]:
         wall = np.array([_number(r.get("s", "NA")) for r in records])
         rss = np.array([_number(r.get("max_rss", "NA")) for r in records])
         cpu = np.array([_number(r.get("cpu_time", "NA")) for r in records])
-        rows.append({
-            "rule": rule_dir.name,
-            "jobs": len(records),
-            "total_s": round(float(np.nansum(wall)), 2),
-            "mean_s": _finite_stat(np.nanmean, wall, 2),
-            "max_s": _finite_stat(np.nanmax, wall, 2),
-            "max_rss_mb": _finite_stat(np.nanmax, rss, 1),
-            "cpu_s": round(float(np.nansum(cpu)), 2),
-        })
+        rows.append(
+            {
+                "rule": rule_dir.name,
+                "jobs": len(records),
+                "total_s": round(float(np.nansum(wall)), 2),
+                "mean_s": _finite_stat(np.nanmean, wall, 2),
+                "max_s": _finite_stat(np.nanmax, wall, 2),
+                "max_rss_mb": _finite_stat(np.nanmax, rss, 1),
+                "cpu_s": round(float(np.nansum(cpu)), 2),
+            }
+        )
     return rows
 
 
@@ -320,8 +345,9 @@ def write_benchmark_html(rows: Sequence[Mapping[str, Any]], out_html: str | Path
     return write_html_table(BENCHMARK_COLUMNS, rows, "Benchmarks per rule", note, out_html)
 
 
-def write_html_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], title: str, note: str,
-                     out_html: str | Path) -> Path:
+def write_html_table(
+    columns: Sequence[str], rows: Sequence[Mapping[str, Any]], title: str, note: str, out_html: str | Path
+) -> Path:
     """A standalone HTML table (the report shows HTML files inline); written atomically."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     cells = ("".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) for row in rows)
@@ -332,7 +358,8 @@ def write_html_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], 
         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
         "th:first-child,td:first-child{text-align:left}</style></head><body>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        + (f"<p>{html.escape(note)}</p>" if note else "") + "</body></html>\n"
+        + (f"<p>{html.escape(note)}</p>" if note else "")
+        + "</body></html>\n"
     )
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)
@@ -341,11 +368,16 @@ def write_html_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], 
 
 def accounting_rows(accounting: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``aggregate.accounting`` summary as (what, buildings) rows, dropped reasons one per row."""
-    rows = [{"what": "rows in the buildings input", "buildings": f"{accounting['input_rows']:,}"},
-            {"what": "written (CONUS GeoParquet)", "buildings": f"{accounting['written']:,}"}]
+    rows = [
+        {"what": "rows in the buildings input", "buildings": f"{accounting['input_rows']:,}"},
+        {"what": "written (CONUS GeoParquet)", "buildings": f"{accounting['written']:,}"},
+    ]
     for key, label in (("dropped_in_regions", "dropped"), ("dropped_without_location", "dropped, no location")):
-        rows += [{"what": f"{label}: {reason.replace('_', ' ')}", "buildings": f"{n:,}"}
-                 for reason, n in accounting[key].items() if n]
+        rows += [
+            {"what": f"{label}: {reason.replace('_', ' ')}", "buildings": f"{n:,}"}
+            for reason, n in accounting[key].items()
+            if n
+        ]
     for key in ("outside_grid", "in_regions_not_in_this_run", "repaired_invalid_kept"):
         rows.append({"what": key.replace("_", " "), "buildings": f"{accounting[key]:,}"})
     return rows

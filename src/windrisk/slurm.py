@@ -65,8 +65,16 @@ def parse_sinfo(text: str) -> list[Node]:
             continue
         try:
             name, partition, cpus, mem, limit = line.strip().split("|")
-            nodes.append(Node(name, partition.rstrip("*"), partition.endswith("*"),
-                              int(cpus), int(mem.rstrip("+")), parse_time_limit(limit)))
+            nodes.append(
+                Node(
+                    name,
+                    partition.rstrip("*"),
+                    partition.endswith("*"),
+                    int(cpus),
+                    int(mem.rstrip("+")),
+                    parse_time_limit(limit),
+                )
+            )
         except ValueError as exc:
             raise ValueError(f"unexpected line from `{' '.join(SINFO_ARGS)}`: {line!r} ({exc})") from exc
     return nodes
@@ -88,11 +96,12 @@ def unschedulable(requests: Iterable[Request], nodes: Sequence[Node]) -> list[st
         label = f"partition {where!r}" if where else "the cluster"
         if not candidates:
             known = sorted({n.partition for n in nodes})
-            problems.append(f"rule {req.rule}: {label} has no nodes (partitions: {', '.join(known)}); "
-                            "set `slurm_partition` to one of them")
+            problems.append(
+                f"rule {req.rule}: {label} has no nodes (partitions: {', '.join(known)}); "
+                "set `slurm_partition` to one of them"
+            )
             continue
-        if any(n.cpus >= req.cpus and n.mem_mb >= req.mem_mb and n.max_minutes >= req.runtime_min
-               for n in candidates):
+        if any(n.cpus >= req.cpus and n.mem_mb >= req.mem_mb and n.max_minutes >= req.runtime_min for n in candidates):
             continue
         most_cpus = max(candidates, key=lambda n: n.cpus)
         most_mem = max(candidates, key=lambda n: n.mem_mb)
@@ -125,8 +134,7 @@ def request_of(job: Any) -> Request:
     mem_per_cpu = _number(res.get("mem_mb_per_cpu"))
     mem_mb = mem_per_cpu * max(cpus, 1) if mem_per_cpu else _number(res.get("mem_mb"))
     partition = res.get("slurm_partition")
-    return Request(job.rule.name, cpus, mem_mb, _number(res.get("runtime")),
-                   str(partition) if partition else None)
+    return Request(job.rule.name, cpus, mem_mb, _number(res.get("runtime")), str(partition) if partition else None)
 
 
 def largest_per_rule(requests: Iterable[Request]) -> list[Request]:
@@ -135,8 +143,13 @@ def largest_per_rule(requests: Iterable[Request]) -> list[Request]:
     for req in requests:
         key = (req.rule, req.partition)
         old = merged.get(key, req)
-        merged[key] = Request(req.rule, max(old.cpus, req.cpus), max(old.mem_mb, req.mem_mb),
-                              max(old.runtime_min, req.runtime_min), req.partition)
+        merged[key] = Request(
+            req.rule,
+            max(old.cpus, req.cpus),
+            max(old.mem_mb, req.mem_mb),
+            max(old.runtime_min, req.runtime_min),
+            req.partition,
+        )
     return list(merged.values())
 
 

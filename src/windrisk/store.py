@@ -114,8 +114,17 @@ READ_ERRORS = (ic.IcechunkError, zarr.errors.BaseZarrError, OSError, RuntimeErro
 PROVENANCE_KEYS = ("code_version", "config_hash", "inputs")
 STATES = ("done", "missing", "stale", "unrecorded")
 SENTINEL_KEYS = (
-    "region_id", "snapshot_id", "branch", "store_url", "data_sha256", "all_nan", "written_at",
-    "code_version", "config_hash", "inputs", "base_snapshot_id",
+    "region_id",
+    "snapshot_id",
+    "branch",
+    "store_url",
+    "data_sha256",
+    "all_nan",
+    "written_at",
+    "code_version",
+    "config_hash",
+    "inputs",
+    "base_snapshot_id",
 )
 REGION_ID_CONVENTION = (
     "region y{row}_x{col} is chunk (row, col) of every data variable, counted in the array's own "
@@ -266,16 +275,25 @@ def template_dataset(config: Mapping[str, Any], grid: RegionGrid) -> xr.Dataset:
         name: (
             ("y", "x"),
             da.full(grid.shape, np.nan, chunks=grid.chunks, dtype=np.float32),
-            {"units": units, "long_name": descr, "description": descr, "grid_mapping": "spatial_ref",
-             "sources": list(SOURCES), "license": LICENSE},
+            {
+                "units": units,
+                "long_name": descr,
+                "description": descr,
+                "grid_mapping": "spatial_ref",
+                "sources": list(SOURCES),
+                "license": LICENSE,
+            },
         )
         for name, (units, descr) in VARIABLES.items()
     }
     data_vars[WRITTEN] = (
         ("region_y", "region_x"),
         da.zeros(grid.n_chunks, chunks=(1, 1), dtype=np.uint8),
-        {"long_name": "1 once the region (chunk row, col) is committed", "flag_values": [0, 1],
-         "flag_meanings": "missing written"},
+        {
+            "long_name": "1 once the region (chunk row, col) is committed",
+            "flag_values": [0, 1],
+            "flag_meanings": "missing written",
+        },
     )
     coords = {
         "y": ("y", grid.y_coords(), _coord_attrs(grid, "y")),
@@ -288,8 +306,7 @@ def template_dataset(config: Mapping[str, Any], grid: RegionGrid) -> xr.Dataset:
 def _template_encoding(grid: RegionGrid) -> dict[str, dict[str, Any]]:
     zstd = (zarr.codecs.ZstdCodec(level=3),)
     enc: dict[str, dict[str, Any]] = {
-        name: {"chunks": grid.chunks, "_FillValue": np.float32(np.nan), "compressors": zstd}
-        for name in VARIABLES
+        name: {"chunks": grid.chunks, "_FillValue": np.float32(np.nan), "compressors": zstd} for name in VARIABLES
     }
     enc[WRITTEN] = {"chunks": (1, 1), "compressors": zstd}
     return enc
@@ -409,11 +426,22 @@ def _wait_until_exists(config: Mapping[str, Any], storage: ic.Storage, cause: Ex
 def _commit_template(repo: ic.Repository, config: Mapping[str, Any], grid: RegionGrid) -> str:
     session = repo.writable_session(branch_of(config))
     template_dataset(config, grid).to_zarr(
-        session.store, mode="w", compute=False, encoding=_template_encoding(grid),
-        zarr_format=3, consolidated=False,
+        session.store,
+        mode="w",
+        compute=False,
+        encoding=_template_encoding(grid),
+        zarr_format=3,
+        consolidated=False,
     )
-    meta = {"windrisk": {"kind": "template", "grid": grid_signature(grid), "variables": list(VARIABLES),
-                         "code_version": windrisk.__version__, "run_name": str(config.get("run_name", ""))}}
+    meta = {
+        "windrisk": {
+            "kind": "template",
+            "grid": grid_signature(grid),
+            "variables": list(VARIABLES),
+            "code_version": windrisk.__version__,
+            "run_name": str(config.get("run_name", "")),
+        }
+    }
     snap = session.commit("windrisk template", metadata=meta)  # no rebase: a racing template wins
     repo.create_tag(_template_tag(config), snapshot_id=snap)
     return snap
@@ -500,8 +528,11 @@ def commit_lease(config: Mapping[str, Any], area: QueueArea | None = None) -> Le
 def group_committer(config: Mapping[str, Any]) -> GroupCommitter:
     area = queue_area(config)
     return GroupCommitter(
-        area=area, lease=commit_lease(config, area), open_repo=lambda: open_repo(config),
-        branch=branch_of(config), metadata_of=lambda records: _group_metadata(config, records),
+        area=area,
+        lease=commit_lease(config, area),
+        open_repo=lambda: open_repo(config),
+        branch=branch_of(config),
+        metadata_of=lambda records: _group_metadata(config, records),
         settings=commit_settings(config),
     )
 
@@ -516,10 +547,17 @@ def _group_metadata(config: Mapping[str, Any], records: Mapping[str, Mapping[str
             provenances.append(prov)
         regions[record["region_id"]] = {
             **{k: v for k, v in record.items() if k not in PROVENANCE_KEYS and k != "region_id"},
-            "provenance": provenances.index(prov), "ticket": ticket,
+            "provenance": provenances.index(prov),
+            "ticket": ticket,
         }
-    return {"windrisk": {"kind": "regions", "run_name": str(config.get("run_name", "")),
-                         "provenances": provenances, "regions": regions}}
+    return {
+        "windrisk": {
+            "kind": "regions",
+            "run_name": str(config.get("run_name", "")),
+            "provenances": provenances,
+            "regions": regions,
+        }
+    }
 
 
 def region_records(info: ic.SnapshotInfo) -> dict[str, dict[str, Any]]:
@@ -530,8 +568,10 @@ def region_records(info: ic.SnapshotInfo) -> dict[str, dict[str, Any]]:
     if meta.get("kind") != "regions":
         return {}
     provenances = meta["provenances"]
-    return {rid: {**{k: v for k, v in rec.items() if k != "provenance"}, **provenances[rec["provenance"]]}
-            for rid, rec in meta["regions"].items()}
+    return {
+        rid: {**{k: v for k, v in rec.items() if k != "provenance"}, **provenances[rec["provenance"]]}
+        for rid, rec in meta["regions"].items()
+    }
 
 
 # ---- region data -----------------------------------------------------------------------------
@@ -541,7 +581,9 @@ def _region_arrays(grid: RegionGrid, rid: str, arrays: Mapping[str, np.ndarray])
     missing = [n for n in VARIABLES if n not in arrays]
     extra = [n for n in arrays if n not in VARIABLES]
     if missing or extra:
-        raise ValueError(f"region {rid}: arrays must be exactly {list(VARIABLES)}; missing {missing}, unexpected {extra}")
+        raise ValueError(
+            f"region {rid}: arrays must be exactly {list(VARIABLES)}; missing {missing}, unexpected {extra}"
+        )
     shape = grid.region_window(rid).shape
     out = {}
     for name in VARIABLES:
@@ -646,8 +688,9 @@ def _branch_commit(repo: ic.Repository, branch: str, snapshot_id: str) -> ic.Sna
     return next((info for info in repo.ancestry(branch=branch) if info.id == snapshot_id), None)
 
 
-def _proof(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str, refs: ChunkRefs
-           ) -> tuple[ic.SnapshotInfo | None, str]:
+def _proof(
+    config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str, refs: ChunkRefs
+) -> tuple[ic.SnapshotInfo | None, str]:
     """(the commit, "") when the region is provably committed at ``snapshot_id``, else (None, why not):
     the snapshot is on the branch, the mark is set and it references exactly the chunks this job
     wrote (``refs``). Reads manifests only (see the module's "Proof.")."""
@@ -659,7 +702,9 @@ def _proof(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: s
     if _written_mark(session, grid, rid) != 1:
         return None, f"written mark of {rid} is 0 at {snapshot_id}"
     got = region_chunk_refs(session, grid, rid)
-    return (info, "") if got == refs else (None, f"chunk refs of {rid} at {snapshot_id} are {got}, this job wrote {refs}")
+    return (
+        (info, "") if got == refs else (None, f"chunk refs of {rid} at {snapshot_id} are {got}, this job wrote {refs}")
+    )
 
 
 def region_config_hash(config: Mapping[str, Any]) -> str:
@@ -671,8 +716,9 @@ def region_config_hash(config: Mapping[str, Any]) -> str:
     return config_hash({"grid": grid, "method": method} if method else {"grid": grid})
 
 
-def region_provenance(config: Mapping[str, Any], identities: Mapping[str, Any], code_version: str | None = None
-                      ) -> dict[str, Any]:
+def region_provenance(
+    config: Mapping[str, Any], identities: Mapping[str, Any], code_version: str | None = None
+) -> dict[str, Any]:
     """What a region is made from: code version (default: the wind stage's as run from this
     checkout, ``codeversion.wind_version``), ``region_config_hash`` and the identity of every
     input it read (``inputs.identity``, keyed as in the config). Adoption compares exactly this."""
@@ -684,7 +730,10 @@ def region_provenance(config: Mapping[str, Any], identities: Mapping[str, Any], 
 
 
 def write_region(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, arrays: Mapping[str, np.ndarray],
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    rid: str,
+    arrays: Mapping[str, np.ndarray],
     provenance: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Write one region's arrays and its done-mark, have them committed, prove it; return the sentinel.
@@ -696,7 +745,9 @@ def write_region(
         clean = _region_arrays(grid, rid, arrays)
         sha = _sha256_of(clean.values())  # already canonical, in VARIABLES order
     record = {
-        "region_id": rid, "data_sha256": sha, "all_nan": all(bool(np.isnan(a).all()) for a in clean.values()),
+        "region_id": rid,
+        "data_sha256": sha,
+        "all_nan": all(bool(np.isnan(a).all()) for a in clean.values()),
         "code_version": str(provenance.get("code_version") or codeversion.wind_version()),
         "config_hash": str(provenance.get("config_hash") or region_config_hash(config)),
         "inputs": json.loads(json.dumps(provenance.get("inputs", {}), default=str)),  # commit metadata is JSON
@@ -725,8 +776,9 @@ def write_region(
     )
 
 
-def _forked_write(config: Mapping[str, Any], grid: RegionGrid, rid: str, clean: Mapping[str, np.ndarray]
-                  ) -> tuple[ic.ForkSession, dict[str, Any]]:
+def _forked_write(
+    config: Mapping[str, Any], grid: RegionGrid, rid: str, clean: Mapping[str, np.ndarray]
+) -> tuple[ic.ForkSession, dict[str, Any]]:
     """Write the region's chunks and mark through a fork of the branch tip; return the fork and
     what its commit record gains: the base snapshot and the fork's ``chunk_refs`` of the region."""
     with step("write chunks"):
@@ -752,9 +804,16 @@ def sentinel_from_commit(config: Mapping[str, Any], rid: str, info: ic.SnapshotI
     and nothing downstream re-runs."""
     meta = region_records(info)[rid]
     return {
-        "region_id": rid, "snapshot_id": info.id, "branch": branch_of(config), "store_url": store_url(config),
-        "data_sha256": meta["data_sha256"], "all_nan": meta["all_nan"], "written_at": info.written_at.isoformat(),
-        "code_version": meta["code_version"], "config_hash": meta["config_hash"], "inputs": meta["inputs"],
+        "region_id": rid,
+        "snapshot_id": info.id,
+        "branch": branch_of(config),
+        "store_url": store_url(config),
+        "data_sha256": meta["data_sha256"],
+        "all_nan": meta["all_nan"],
+        "written_at": info.written_at.isoformat(),
+        "code_version": meta["code_version"],
+        "config_hash": meta["config_hash"],
+        "inputs": meta["inputs"],
         "base_snapshot_id": meta["base_snapshot_id"],
     }
 
@@ -882,8 +941,11 @@ async def _native_chunk_refs(session: ic.Session, name: str) -> list[tuple[tuple
     """(chunk index, chunk id) of each of array ``name``'s chunks stored as an object (not inline)."""
     refs = []
     async for coords, kinds, ids, *_ in session.store.array_chunk_iterator(name):
-        refs += [((c[0], c[1]), cid) for c, kind, cid in zip(coords.tolist(), kinds.tolist(), ids, strict=True)
-                 if kind == NATIVE_CHUNK]
+        refs += [
+            ((c[0], c[1]), cid)
+            for c, kind, cid in zip(coords.tolist(), kinds.tolist(), ids, strict=True)
+            if kind == NATIVE_CHUNK
+        ]
     return refs
 
 
@@ -893,11 +955,13 @@ def _stored_chunk_ids(repo: ic.Repository) -> frozenset[str]:
     return frozenset(obj.key.rsplit("/", 1)[-1] for obj in objects)
 
 
-async def _refs_and_stored(repo: ic.Repository, session: ic.Session
-                           ) -> tuple[list[list[tuple[tuple[int, int], str]]], frozenset[str]]:
+async def _refs_and_stored(
+    repo: ic.Repository, session: ic.Session
+) -> tuple[list[list[tuple[tuple[int, int], str]]], frozenset[str]]:
     """Every variable's chunk refs and the ``chunks/`` listing, fetched concurrently (latency-bound)."""
-    *refs, stored = await asyncio.gather(*(_native_chunk_refs(session, name) for name in VARIABLES),
-                                         asyncio.to_thread(_stored_chunk_ids, repo))
+    *refs, stored = await asyncio.gather(
+        *(_native_chunk_refs(session, name) for name in VARIABLES), asyncio.to_thread(_stored_chunk_ids, repo)
+    )
     return refs, stored
 
 
@@ -960,8 +1024,12 @@ def _classify(view: BranchView, grid: RegionGrid, rid: str, path: Path) -> Regio
 
 
 def region_status(
-    config: Mapping[str, Any], grid: RegionGrid, region_ids: Sequence[str], paths: RunPaths,
-    *, view: BranchView | None = None,
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    region_ids: Sequence[str],
+    paths: RunPaths,
+    *,
+    view: BranchView | None = None,
 ) -> list[RegionState]:
     """Done-ness of each region from the store's marks, ancestry and chunk objects, cross-checked with sentinels."""
     view = view or branch_view(config, grid)
@@ -969,8 +1037,12 @@ def region_status(
 
 
 def reconcile_sentinels(
-    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
-    *, view: BranchView | None = None,
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    paths: RunPaths,
+    region_ids: Sequence[str],
+    *,
+    view: BranchView | None = None,
 ) -> list[str]:
     """Rename stale sentinels to ``<name>.stale`` so Snakemake re-runs them; return their ids."""
     moved = []
@@ -982,7 +1054,10 @@ def reconcile_sentinels(
 
 
 def reconcile_at_parse_time(
-    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    paths: RunPaths,
+    region_ids: Sequence[str],
     provenance: Callable[[], Mapping[str, Any] | None] | None = None,
 ) -> list[str]:
     """The Snakefile hook: set aside stale sentinels, then adopt regions the store already holds.
@@ -1006,19 +1081,31 @@ def reconcile_at_parse_time(
         if view.exists and len(present) - len(moved) < len(region_ids) and provenance is not None:
             expected = provenance()
             if expected is not None:
-                adopted = [a.region_id for a in adopt_regions(config, grid, paths, region_ids, expected, view=view)
-                           if a.adopted]
+                adopted = [
+                    a.region_id
+                    for a in adopt_regions(config, grid, paths, region_ids, expected, view=view)
+                    if a.adopted
+                ]
     except Exception as exc:  # noqa: BLE001 - a parse-time check must never stop the workflow
         print(f"windrisk: could not check region sentinels against {store_url(config)}: {exc}", file=sys.stderr)
         return []
     if moved:
-        why = ("the store they name is gone" if not view.exists
-               else f"their snapshots are not on branch {branch_of(config)!r} or their chunks are gone")
-        print(f"windrisk: {len(moved)} region sentinel(s) set aside as *.stale, {why}; these regions will be "
-              f"recomputed: {_shown(moved)}", file=sys.stderr)
+        why = (
+            "the store they name is gone"
+            if not view.exists
+            else f"their snapshots are not on branch {branch_of(config)!r} or their chunks are gone"
+        )
+        print(
+            f"windrisk: {len(moved)} region sentinel(s) set aside as *.stale, {why}; these regions will be "
+            f"recomputed: {_shown(moved)}",
+            file=sys.stderr,
+        )
     if adopted:
-        print(f"windrisk: {len(adopted)} region(s) adopted from the store (same inputs, config and code; "
-              f"sentinels rewritten, nothing recomputed): {_shown(adopted)}", file=sys.stderr)
+        print(
+            f"windrisk: {len(adopted)} region(s) adopted from the store (same inputs, config and code; "
+            f"sentinels rewritten, nothing recomputed): {_shown(adopted)}",
+            file=sys.stderr,
+        )
     return moved
 
 
@@ -1027,7 +1114,11 @@ def _shown(ids: Sequence[str], limit: int = 10) -> str:
 
 
 def expected_provenance(
-    config: Mapping[str, Any], paths: RunPaths, code_version: str | None = None, *, planned: Any = None,
+    config: Mapping[str, Any],
+    paths: RunPaths,
+    code_version: str | None = None,
+    *,
+    planned: Any = None,
     cache: Any = None,
 ) -> dict[str, Any] | None:
     """The provenance a region computed now would record (``region_provenance``: ``code_version``
@@ -1074,8 +1165,14 @@ def provenance_differences(recorded: Mapping[str, Any], expected: Mapping[str, A
 
 
 def adopt_regions(
-    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
-    expected: Mapping[str, Any], *, view: BranchView | None = None, dry_run: bool = False,
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    paths: RunPaths,
+    region_ids: Sequence[str],
+    expected: Mapping[str, Any],
+    *,
+    view: BranchView | None = None,
+    dry_run: bool = False,
 ) -> list[Adoption]:
     """Rewrite the sentinel of each region that has none but whose newest commit on the branch has
     the ``expected`` provenance: its result is already in the store, so nothing is recomputed."""
@@ -1094,8 +1191,9 @@ def adopt_regions(
     return out
 
 
-def _adoption(view: BranchView, latest: Mapping[str, ic.SnapshotInfo], grid: RegionGrid, rid: str,
-              expected: Mapping[str, Any]) -> Adoption:
+def _adoption(
+    view: BranchView, latest: Mapping[str, ic.SnapshotInfo], grid: RegionGrid, rid: str, expected: Mapping[str, Any]
+) -> Adoption:
     info = latest.get(rid)
     if not view.written[grid.chunk_index(rid)] or info is None:
         return Adoption(rid, False, "the store holds no commit of it on the branch")
@@ -1105,8 +1203,9 @@ def _adoption(view: BranchView, latest: Mapping[str, ic.SnapshotInfo], grid: Reg
     return Adoption(rid, True, "", info.id)
 
 
-def committed_sentinel(config: Mapping[str, Any], grid: RegionGrid, rid: str, expected: Mapping[str, Any]
-                       ) -> dict[str, Any] | None:
+def committed_sentinel(
+    config: Mapping[str, Any], grid: RegionGrid, rid: str, expected: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """The sentinel of ``rid`` when the branch already holds it as its newest commit of ``rid``
     recorded it, with the ``expected`` provenance (a retried group job, a killed job whose region
     landed), else None: compute it. Reads only this region: its mark at the tip, the ancestry up to
@@ -1137,8 +1236,15 @@ def committed_sentinel(config: Mapping[str, Any], grid: RegionGrid, rid: str, ex
     return sentinel_from_commit(config, rid, info)
 
 
-def _unheld(config: Mapping[str, Any], repo: ic.Repository, tip: ic.Session, info: ic.SnapshotInfo,
-            grid: RegionGrid, rid: str, record: Mapping[str, Any]) -> str:
+def _unheld(
+    config: Mapping[str, Any],
+    repo: ic.Repository,
+    tip: ic.Session,
+    info: ic.SnapshotInfo,
+    grid: RegionGrid,
+    rid: str,
+    record: Mapping[str, Any],
+) -> str:
     """Why the branch no longer holds region ``rid`` as its commit ``info`` recorded it, or "".
 
     A record with ``chunk_refs``: the tip must reference exactly those chunks and every chunk
@@ -1156,7 +1262,9 @@ def _unheld(config: Mapping[str, Any], repo: ic.Repository, tip: ic.Session, inf
         if refs != record["chunk_refs"]:
             return f"the branch tip references chunks {refs}, the commit recorded {record['chunk_refs']}"
         # One by one: Icechunk's blocking listings in threads beside its async reads deadlocked (S3).
-        gone = [f"chunks/{chunk_id}" for chunk_id in _native_ids(refs) if not _chunk_object_exists(config, repo, chunk_id)]
+        gone = [
+            f"chunks/{chunk_id}" for chunk_id in _native_ids(refs) if not _chunk_object_exists(config, repo, chunk_id)
+        ]
     except READ_ERRORS as exc:
         return f"the store could not be read ({_read_failure(exc)})"
     return _lost_reason(gone) if gone else ""
@@ -1173,7 +1281,10 @@ class Verification:
 
 
 def verify_regions(
-    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    paths: RunPaths,
+    region_ids: Sequence[str],
 ) -> list[Verification]:
     """Every present sentinel: snapshot on the branch, mark set, data matches ``data_sha256``."""
     repo = open_repo(config) if store_exists(config) else None
@@ -1222,15 +1333,22 @@ def _verify_one(repo: ic.Repository | None, view: BranchView, grid: RegionGrid, 
     try:
         got = data_sha256(_read_session_region(repo.readonly_session(snapshot_id=snap), grid, rid))
     except READ_ERRORS as exc:
-        return Verification(rid, False, f"its data at {snap} is unreadable ({_read_failure(exc)}); {_recompute_fix(path)}")
+        return Verification(
+            rid, False, f"its data at {snap} is unreadable ({_read_failure(exc)}); {_recompute_fix(path)}"
+        )
     if got != sentinel["data_sha256"]:
         return Verification(rid, False, f"data at {snap} hashes to {got}, sentinel says {sentinel['data_sha256']}")
     return Verification(rid, True, "")
 
 
 def collect_garbage(
-    config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, region_ids: Sequence[str],
-    older_than: timedelta, *, dry_run: bool = False,
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    paths: RunPaths,
+    region_ids: Sequence[str],
+    older_than: timedelta,
+    *,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Expire old snapshots and delete unreachable objects, never what a run may still reference.
 
@@ -1259,24 +1377,39 @@ def collect_garbage(
         if now - window < cutoff:
             cutoff, why = now - window, "store.gc.safety_window_s"
         view = _branch_view_of(repo, config, grid)
-        kept = [s.snapshot_id for s in region_status(config, grid, region_ids, paths, view=view)
-                if s.state == "done" and s.snapshot_id]
+        kept = [
+            s.snapshot_id
+            for s in region_status(config, grid, region_ids, paths, view=view)
+            if s.state == "done" and s.snapshot_id
+        ]
         if kept:
             oldest = min(repo.lookup_snapshot(snap).written_at for snap in kept)
             if oldest < cutoff:
                 cutoff, why = oldest, "the oldest snapshot a region sentinel names"
-        report: dict[str, Any] = {"cutoff": cutoff.isoformat(), "cutoff_set_by": why, "dry_run": dry_run,
-                                  "kept_for_sentinels": len(kept), "abandoned_writers": len(abandoned)}
+        report: dict[str, Any] = {
+            "cutoff": cutoff.isoformat(),
+            "cutoff_set_by": why,
+            "dry_run": dry_run,
+            "kept_for_sentinels": len(kept),
+            "abandoned_writers": len(abandoned),
+        }
         if dry_run:
-            report["would_expire"] = sum(1 for info in repo.ancestry(branch=branch_of(config)) if info.written_at < cutoff)
+            report["would_expire"] = sum(
+                1 for info in repo.ancestry(branch=branch_of(config)) if info.written_at < cutoff
+            )
             summary = repo.garbage_collect(cutoff, dry_run=True)
         else:
             report["expired"] = len(repo.expire_snapshots(cutoff))
             summary = repo.garbage_collect(cutoff)
             for ticket in abandoned:  # killed writers: their orphan chunks were just collected
                 committer.forget_writer(ticket)
-    report["gc"] = {k: getattr(summary, k) for k in dir(summary) if not k.startswith("_")
-                    and isinstance(getattr(summary, k), int | float)}
-    report["note"] = ("Icechunk never collects the 'overwritten/' backups of the repo object "
-                      "(earth-mover/icechunk#1852); they grow with every commit")
+    report["gc"] = {
+        k: getattr(summary, k)
+        for k in dir(summary)
+        if not k.startswith("_") and isinstance(getattr(summary, k), int | float)
+    }
+    report["note"] = (
+        "Icechunk never collects the 'overwritten/' backups of the repo object "
+        "(earth-mover/icechunk#1852); they grow with every commit"
+    )
     return report

@@ -52,23 +52,42 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="action", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--configfile", default="config/config.yaml", help="workflow config (YAML)")
-    common.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="overrides, e.g. store.url=/data/store.icechunk (dotted keys nest)")
+    common.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="overrides, e.g. store.url=/data/store.icechunk (dotted keys nest)",
+    )
     status = sub.add_parser("status", parents=[common], help="regions done / missing / stale / unrecorded")
     status.add_argument("--json", action="store_true", help="one JSON object per region state")
     verify = sub.add_parser("verify", parents=[common], help="check every sentinel against the store")
     verify.add_argument("--json", action="store_true")
-    adopt = sub.add_parser("adopt", parents=[common],
-                           help="rewrite missing sentinels of regions the store holds with this run's provenance")
+    adopt = sub.add_parser(
+        "adopt",
+        parents=[common],
+        help="rewrite missing sentinels of regions the store holds with this run's provenance",
+    )
     adopt.add_argument("--dry-run", action="store_true", help="report what would be adopted, write nothing")
-    gc = sub.add_parser("gc", parents=[common], help="expire old snapshots and delete unreachable objects; "
-                        "refused while a run writes (never run it during a run)")
-    gc.add_argument("--older-than", type=parse_age, default=timedelta(days=7),
-                    help="age cutoff (default 7d); never cuts into snapshots that sentinels name, nor into "
-                    "the last store.gc.safety_window_s")
+    gc = sub.add_parser(
+        "gc",
+        parents=[common],
+        help="expire old snapshots and delete unreachable objects; "
+        "refused while a run writes (never run it during a run)",
+    )
+    gc.add_argument(
+        "--older-than",
+        type=parse_age,
+        default=timedelta(days=7),
+        help="age cutoff (default 7d); never cuts into snapshots that sentinels name, nor into "
+        "the last store.gc.safety_window_s",
+    )
     gc.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
-    sub.add_parser("commit-waiting", parents=[common],
-                   help="commit regions whose jobs handed them over but were killed before they landed")
+    sub.add_parser(
+        "commit-waiting",
+        parents=[common],
+        help="commit regions whose jobs handed them over but were killed before they landed",
+    )
     return parser
 
 
@@ -85,9 +104,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     states = store.region_status(config, grid, rids, paths)
     counts = Counter(s.state for s in states)
     if args.json:
-        print(json.dumps({"store_url": store.store_url(config), "branch": store.branch_of(config),
-                          "counts": {k: counts.get(k, 0) for k in store.STATES},
-                          "regions": [vars(s) for s in states]}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "store_url": store.store_url(config),
+                    "branch": store.branch_of(config),
+                    "counts": {k: counts.get(k, 0) for k in store.STATES},
+                    "regions": [vars(s) for s in states],
+                },
+                indent=1,
+            )
+        )
         return 0
     print(f"store {store.store_url(config)} branch {store.branch_of(config)}: {len(states)} regions")
     for state in store.STATES:
@@ -110,8 +137,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         for r in failed:
             print(f"FAIL {r.region_id}: {r.reason}")
-        print(f"verified {len(results) - len(failed)} of {len(results)} region sentinels"
-              f" ({len(rids) - len(results)} regions have no sentinel)")
+        print(
+            f"verified {len(results) - len(failed)} of {len(results)} region sentinels"
+            f" ({len(rids) - len(results)} regions have no sentinel)"
+        )
     return 1 if failed else 0
 
 
@@ -121,8 +150,10 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     config, grid, paths, rids = _load(args)
     expected = store.expected_provenance(config, paths)
     if expected is None:
-        print("windrisk store adopt: an input cannot be identified yet (not made, or not reachable); "
-              "nothing adopted", file=sys.stderr)
+        print(
+            "windrisk store adopt: an input cannot be identified yet (not made, or not reachable); nothing adopted",
+            file=sys.stderr,
+        )
         return 1
     results = store.adopt_regions(config, grid, paths, rids, expected, dry_run=args.dry_run)
     verb = "would adopt" if args.dry_run else "adopted"
@@ -148,8 +179,13 @@ def cmd_commit_waiting(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"status": cmd_status, "verify": cmd_verify, "adopt": cmd_adopt, "gc": cmd_gc,
-            "commit-waiting": cmd_commit_waiting}
+COMMANDS = {
+    "status": cmd_status,
+    "verify": cmd_verify,
+    "adopt": cmd_adopt,
+    "gc": cmd_gc,
+    "commit-waiting": cmd_commit_waiting,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -158,7 +158,9 @@ def sample_mask(start: int, n: int, stride: float) -> np.ndarray:
 
 
 # ---- planning -------------------------------------------------------------------------------
-def plan_tiles(path: str | Path, min_zoom: int, max_zoom: int, max_partition_rows: int = MAX_PARTITION_ROWS) -> TilePlan:
+def plan_tiles(
+    path: str | Path, min_zoom: int, max_zoom: int, max_partition_rows: int = MAX_PARTITION_ROWS
+) -> TilePlan:
     """Pass 1 over the geometry column: row count, bounds, and partitions of split-zoom tiles."""
     split = min(max(SPLIT_ZOOM, min_zoom), max_zoom + 1)
     key_zoom = min(split, max_zoom)
@@ -174,7 +176,9 @@ def plan_tiles(path: str | Path, min_zoom: int, max_zoom: int, max_partition_row
         lo, hi = np.minimum(lo, [x.min(), y.min()]), np.maximum(hi, [x.max(), y.max()])
     n = int(counts.sum())
     if n == 0:
-        raise ValueError(f"{path} holds no buildings, so there is nothing to tile; check that regions ran with buildings")
+        raise ValueError(
+            f"{path} holds no buildings, so there is nothing to tile; check that regions ran with buildings"
+        )
     owner = np.full(counts.size, -1, dtype=np.int32)
     keys = np.flatnonzero(counts)
     # Whole tiles in Hilbert (PMTiles id) order, packed greedily up to max_partition_rows.
@@ -227,8 +231,16 @@ def run_freestiler(src: Path, out: Path, layer: str, min_zoom: int, max_zoom: in
     import freestiler
 
     freestiler.freestile_file(
-        src, out, layer_name=layer, min_zoom=min_zoom, max_zoom=max_zoom, base_zoom=max_zoom,
-        drop_rate=rate, quiet=True, engine="geoparquet", simplification=True,
+        src,
+        out,
+        layer_name=layer,
+        min_zoom=min_zoom,
+        max_zoom=max_zoom,
+        base_zoom=max_zoom,
+        drop_rate=rate,
+        quiet=True,
+        engine="geoparquet",
+        simplification=True,
     )
 
 
@@ -268,10 +280,13 @@ def header_for(plan: TilePlan) -> dict[str, Any]:
     return {
         "tile_type": TileType.MVT,
         "tile_compression": Compression.GZIP,
-        "min_lon_e7": math.floor(w * 1e7), "min_lat_e7": math.floor(s * 1e7),
-        "max_lon_e7": math.ceil(e * 1e7), "max_lat_e7": math.ceil(n * 1e7),
+        "min_lon_e7": math.floor(w * 1e7),
+        "min_lat_e7": math.floor(s * 1e7),
+        "max_lon_e7": math.ceil(e * 1e7),
+        "max_lat_e7": math.ceil(n * 1e7),
         "center_zoom": max(plan.min_zoom, min(plan.max_zoom, 6)),
-        "center_lon_e7": round((w + e) / 2 * 1e7), "center_lat_e7": round((s + n) / 2 * 1e7),
+        "center_lon_e7": round((w + e) / 2 * 1e7),
+        "center_lat_e7": round((s + n) / 2 * 1e7),
     }
 
 
@@ -283,11 +298,18 @@ def metadata_for(plan: TilePlan, layer: str, source: mmap.mmap) -> dict[str, Any
     for vl in meta.get("vector_layers", []):
         vl.update(minzoom=plan.min_zoom, maxzoom=plan.max_zoom)
     meta.update(
-        name=layer, format="pbf", minzoom=plan.min_zoom, maxzoom=plan.max_zoom,
+        name=layer,
+        format="pbf",
+        minzoom=plan.min_zoom,
+        maxzoom=plan.max_zoom,
         description="Wind-informed wildfire risk at building centroids (windrisk)",
         generator="freestiler 0.3.0 + windrisk.tiles merge",
-        windrisk={"high_rate": plan.high_rate, "low_rate": plan.low_rate, "split_zoom": plan.split_zoom,
-                  "partitions": plan.n_partitions},
+        windrisk={
+            "high_rate": plan.high_rate,
+            "low_rate": plan.low_rate,
+            "split_zoom": plan.split_zoom,
+            "partitions": plan.n_partitions,
+        },
     )
     return meta
 
@@ -307,7 +329,10 @@ def merge_archives(low: Path | None, parts: list[Path], plan: TilePlan, layer: s
 
 
 def build_pmtiles(
-    conus: str | Path, target: str | Path, tiles_config: Mapping[str, Any], workdir: str | Path | None = None,
+    conus: str | Path,
+    target: str | Path,
+    tiles_config: Mapping[str, Any],
+    workdir: str | Path | None = None,
     max_partition_rows: int = MAX_PARTITION_ROWS,
 ) -> TilePlan:
     """CONUS building GeoParquet → PMTiles at ``target`` (layer and zooms from ``tiles_config``)."""

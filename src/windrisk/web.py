@@ -24,7 +24,13 @@ from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
 # Attributes the tiles carry (docs/architecture.md); the popup shows them in this order.
 POPUP_FIELDS: tuple[str, ...] = (
-    "id", "rps_2011", "rps_2047", "bp_2011", "bp_2047", "score_2011", "score_2047",
+    "id",
+    "rps_2011",
+    "rps_2047",
+    "bp_2011",
+    "bp_2047",
+    "score_2011",
+    "score_2047",
 )
 CONFIG_MARKER = "/*WINDRISK_CONFIG*/null"
 # Files of the page itself, next to the vendored libraries in vendor/.
@@ -48,8 +54,12 @@ def pmtiles_summary(path: str | Path) -> dict[str, Any]:
         raise MapPageError(f"{path} is not a readable PMTiles v3 archive ({exc}); rebuild it") from exc
     layers = [layer.get("id") for layer in metadata.get("vector_layers", [])]
     return {
-        "bounds": [header["min_lon_e7"] / 1e7, header["min_lat_e7"] / 1e7,
-                   header["max_lon_e7"] / 1e7, header["max_lat_e7"] / 1e7],
+        "bounds": [
+            header["min_lon_e7"] / 1e7,
+            header["min_lat_e7"] / 1e7,
+            header["max_lon_e7"] / 1e7,
+            header["max_lat_e7"] / 1e7,
+        ],
         "min_zoom": header["min_zoom"],
         "max_zoom": header["max_zoom"],
         "layers": layers,
@@ -62,11 +72,13 @@ def regions_geojson(grid: RegionGrid, region_ids: Sequence[str]) -> dict[str, An
     for rid in region_ids:
         left, bottom, right, top = grid.region_bounds(rid)
         ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
-        features.append({
-            "type": "Feature",
-            "properties": {"region_id": rid},
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"region_id": rid},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -65,8 +65,16 @@ NATIVE_MARGIN_PX: Final = 2
 
 _DIAG = math.sqrt(0.5)
 # Unit (east, north) vector pointing to where the wind comes from.
-_FROM: Final = {"N": (0.0, 1.0), "NE": (_DIAG, _DIAG), "E": (1.0, 0.0), "SE": (_DIAG, -_DIAG),
-                "S": (0.0, -1.0), "SW": (-_DIAG, -_DIAG), "W": (-1.0, 0.0), "NW": (-_DIAG, _DIAG)}
+_FROM: Final = {
+    "N": (0.0, 1.0),
+    "NE": (_DIAG, _DIAG),
+    "E": (1.0, 0.0),
+    "SE": (_DIAG, -_DIAG),
+    "S": (0.0, -1.0),
+    "SW": (-_DIAG, -_DIAG),
+    "W": (-1.0, 0.0),
+    "NW": (-_DIAG, _DIAG),
+}
 
 
 # ---- kernels ------------------------------------------------------------------------------------
@@ -86,8 +94,9 @@ def _ellipse_mask(direction: str, east_m: np.ndarray, north_m: np.ndarray) -> np
     return (x + y) ** 2 / (2 * a_ne) + (y - x) ** 2 / (2 * a_nw) <= 1.0
 
 
-def direction_kernels(pixel_size_m: tuple[float, float], rows_ascend_north: bool, published_layout: bool = False
-                      ) -> dict[str, np.ndarray]:
+def direction_kernels(
+    pixel_size_m: tuple[float, float], rows_ascend_north: bool, published_layout: bool = False
+) -> dict[str, np.ndarray]:
     """(dy_m, dx_m) pixel size → 8 binary elliptical 81 x 81 float64 kernels summing to 1, keyed N..NW.
 
     Kernel element ``[KERNEL_SIZE // 2 + dr, KERNEL_SIZE // 2 + dc]`` weighs the source pixel
@@ -103,7 +112,8 @@ def direction_kernels(pixel_size_m: tuple[float, float], rows_ascend_north: bool
     if reach_m / min(dy_m, dx_m) > half:
         raise ValueError(
             f"pixel size {pixel_size_m} m is too small: the {reach_m:.0f} m ellipse does not fit an "
-            f"{KERNEL_SIZE} x {KERNEL_SIZE} kernel; use a grid with pixels >= {reach_m / half:.1f} m")
+            f"{KERNEL_SIZE} x {KERNEL_SIZE} kernel; use a grid with pixels >= {reach_m / half:.1f} m"
+        )
     if published_layout:
         offsets = ocr_compat.kernel_offsets_px(KERNEL_SIZE)
     else:
@@ -135,8 +145,13 @@ def gaussian_weights(ksize: int) -> np.ndarray:
     if ksize < 1 or ksize % 2 == 0:
         raise ValueError(f"Gaussian ksize must be odd and positive, got {ksize}")
     # OpenCV (5.x) uses fixed tables, in 1/256, for small kernels when sigma <= 0.
-    small = {1: [256], 3: [64, 128, 64], 5: [16, 64, 96, 64, 16], 7: [8, 28, 56, 72, 56, 28, 8],
-             9: [4, 13, 30, 51, 60, 51, 30, 13, 4]}
+    small = {
+        1: [256],
+        3: [64, 128, 64],
+        5: [16, 64, 96, 64, 16],
+        7: [8, 28, 56, 72, 56, 28, 8],
+        9: [4, 13, 30, 51, 60, 51, 30, 13, 4],
+    }
     if ksize in small:
         return np.array(small[ksize], dtype=np.float64) / 256.0
     sigma = 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
@@ -145,8 +160,13 @@ def gaussian_weights(ksize: int) -> np.ndarray:
     return g / g.sum()
 
 
-def required_halo_px(pixel_size_m: tuple[float, float], rows_ascend_north: bool = True, *,
-                     published_layout: bool = False, ksize: int | None = None) -> int:
+def required_halo_px(
+    pixel_size_m: tuple[float, float],
+    rows_ascend_north: bool = True,
+    *,
+    published_layout: bool = False,
+    ksize: int | None = None,
+) -> int:
     """(dy_m, dx_m) → buffer (px) that makes a cropped region independent of its window.
 
     3 spreading iterations each reach one kernel radius, then the blur (``ksize``, by default
@@ -202,8 +222,7 @@ def span_plan(kernel: np.ndarray) -> SpanPlan:
             r_hi.append(pad_r + hi + 1), r_lo.append(pad_r + lo)
             c_hi.append(pad_c + off), c_lo.append(pad_c + off)
     as_int = lambda v: np.asarray(v, dtype=np.int64)
-    return SpanPlan(as_int(r_hi), as_int(c_hi), as_int(r_lo), as_int(c_lo), axis, (pad_r, pad_c),
-                    float(values[0]))
+    return SpanPlan(as_int(r_hi), as_int(c_hi), as_int(r_lo), as_int(c_lo), axis, (pad_r, pad_c), float(values[0]))
 
 
 @njit(cache=True)
@@ -220,8 +239,8 @@ def _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm):  # pragma: no cov
             row = src[i]
             sa = 0.0
             sm = 0
-            ra = xa[rr, pad_c + 1:]
-            rm = xm[rr, pad_c + 1:]
+            ra = xa[rr, pad_c + 1 :]
+            rm = xm[rr, pad_c + 1 :]
             for c in range(w):
                 v = row[c]
                 sa += v
@@ -236,8 +255,8 @@ def _prefix_band(src, i0, n_rows, pad_r, pad_c, axis, xa, xm):  # pragma: no cov
             if i < 0 or i >= h:
                 continue
             row = src[i]
-            ra = xa[rr + 1, pad_c:pad_c + w]
-            rm = xm[rr + 1, pad_c:pad_c + w]
+            ra = xa[rr + 1, pad_c : pad_c + w]
+            rm = xm[rr + 1, pad_c : pad_c + w]
             for c in range(w):
                 v = row[c]
                 ra[c] += v
@@ -275,17 +294,17 @@ def _spread_band(src, out, b, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight
     for j0 in range(0, w, block):  # column blocks outer: the prefix rows in use stay in L2
         nj = min(block, w - j0)
         if _block_count(xm, axis, j0, nj + 2 * pad_c) == 0:  # nothing burns within reach
-            out[i0:i0 + n_rows, j0:j0 + nj] = 0.0
+            out[i0 : i0 + n_rows, j0 : j0 + nj] = 0.0
             continue
         for ii in range(n_rows):
             dst = out[i0 + ii]
             acc_a[:] = 0.0
             acc_m[:] = 0
             for s in range(n_spans):
-                ah = xa[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
-                al = xa[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
-                mh = xm[ii + r_hi[s], c_hi[s] + j0:c_hi[s] + j0 + nj]
-                ml = xm[ii + r_lo[s], c_lo[s] + j0:c_lo[s] + j0 + nj]
+                ah = xa[ii + r_hi[s], c_hi[s] + j0 : c_hi[s] + j0 + nj]
+                al = xa[ii + r_lo[s], c_lo[s] + j0 : c_lo[s] + j0 + nj]
+                mh = xm[ii + r_hi[s], c_hi[s] + j0 : c_hi[s] + j0 + nj]
+                ml = xm[ii + r_lo[s], c_lo[s] + j0 : c_lo[s] + j0 + nj]
                 for j in range(nj):
                     acc_a[j] += ah[j] - al[j]
                     acc_m[j] += mh[j] - ml[j]
@@ -316,8 +335,20 @@ def _spread_serial(src, out, r_hi, c_hi, r_lo, c_lo, axis, pad_r, pad_c, weight,
 def _spread_step(src: np.ndarray, out: np.ndarray, plan: SpanPlan) -> None:
     """One normalised-correlation iteration of src into out; threads only for large arrays."""
     step = _spread_parallel if src.size >= PARALLEL_MIN_PIXELS else _spread_serial
-    step(src, out, plan.r_hi, plan.c_hi, plan.r_lo, plan.c_lo, plan.axis, plan.pad[0], plan.pad[1],
-         plan.weight, BAND_ROWS, TINY)
+    step(
+        src,
+        out,
+        plan.r_hi,
+        plan.c_hi,
+        plan.r_lo,
+        plan.c_lo,
+        plan.axis,
+        plan.pad[0],
+        plan.pad[1],
+        plan.weight,
+        BAND_ROWS,
+        TINY,
+    )
 
 
 def burning(bp: np.ndarray) -> np.ndarray:
@@ -332,11 +363,16 @@ def _reflected_step(src: np.ndarray, out: np.ndarray, plan: SpanPlan) -> None:
     padded = ocr_compat.reflect_pad(src, plan.pad)
     result = np.empty_like(padded)
     _spread_step(padded, result, plan)
-    out[...] = result[plan.pad[0]:plan.pad[0] + src.shape[0], plan.pad[1]:plan.pad[1] + src.shape[1]]
+    out[...] = result[plan.pad[0] : plan.pad[0] + src.shape[0], plan.pad[1] : plan.pad[1] + src.shape[1]]
 
 
-def _spread_clean(clean: np.ndarray, kernel: np.ndarray, iterations: int, buffers: tuple[np.ndarray, np.ndarray],
-                  reflect: bool = False) -> np.ndarray:
+def _spread_clean(
+    clean: np.ndarray,
+    kernel: np.ndarray,
+    iterations: int,
+    buffers: tuple[np.ndarray, np.ndarray],
+    reflect: bool = False,
+) -> np.ndarray:
     """Cleaned BP (float32, >= 0, no NaN; left untouched) → spread BP in one of ``buffers``;
     outside the window is zero, or the window mirrored when ``reflect``."""
     plan = span_plan(kernel)
@@ -348,8 +384,9 @@ def _spread_clean(clean: np.ndarray, kernel: np.ndarray, iterations: int, buffer
     return src
 
 
-def spread(bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIONS, *, reflect: bool = False
-           ) -> np.ndarray:
+def spread(
+    bp: np.ndarray, kernel: np.ndarray, iterations: int = SPREAD_ITERATIONS, *, reflect: bool = False
+) -> np.ndarray:
     """BP (2-D, NaN allowed) and a binary kernel → spread BP, float32, >= 0, NaN where bp is NaN."""
     clean = burning(bp)
     if iterations == 0:
@@ -386,8 +423,9 @@ def inverse_total(distribution: np.ndarray) -> np.ndarray:
     return total
 
 
-def composite(bp: np.ndarray, distribution: np.ndarray | Resampled, kernels: Mapping[str, np.ndarray], *,
-              reflect: bool = False) -> np.ndarray:
+def composite(
+    bp: np.ndarray, distribution: np.ndarray | Resampled, kernels: Mapping[str, np.ndarray], *, reflect: bool = False
+) -> np.ndarray:
     """BP (H, W) and distribution (8, H, W, bands N..NW; or Resampled to it) → Σ_d spread_d · w_d, float32.
 
     ``w`` is the distribution renormalised per pixel; NaN where BP is NaN or the pixel has no
@@ -396,8 +434,10 @@ def composite(bp: np.ndarray, distribution: np.ndarray | Resampled, kernels: Map
     of 30 m ones), which gives the same floats.
     """
     if distribution.shape != (len(DIRECTIONS), *bp.shape):
-        raise ValueError(f"wind distribution has shape {distribution.shape}; expected "
-                         f"{(len(DIRECTIONS), *bp.shape)} (bands {', '.join(DIRECTIONS)})")
+        raise ValueError(
+            f"wind distribution has shape {distribution.shape}; expected "
+            f"{(len(DIRECTIONS), *bp.shape)} (bands {', '.join(DIRECTIONS)})"
+        )
     dist = distribution if isinstance(distribution, Resampled) else Resampled.of(distribution)
     native = np.ascontiguousarray(dist.native, dtype=np.float32).reshape(len(DIRECTIONS), -1)
     inv_total = inverse_total(native)
@@ -442,7 +482,7 @@ def _blur_band(src, out, b, g, band):  # pragma: no cover - numba
         hvr, hmr = hv[rr], hm[rr]
         for t in range(2 * r + 1):
             gt = g[t]
-            rv, rm = row_v[t:t + w], row_m[t:t + w]
+            rv, rm = row_v[t : t + w], row_m[t : t + w]
             for j in range(w):
                 hvr[j] += gt * rv[j]
                 hmr[j] += gt * rm[j]
@@ -484,9 +524,15 @@ def gaussian_blur(arr: np.ndarray, ksize: int) -> np.ndarray:
     return out
 
 
-def wind_informed_bp(bp: np.ndarray, distribution: np.ndarray | Resampled, pixel_size_m: tuple[float, float],
-                     rows_ascend_north: bool, *, compat: ocr_compat.Deviations | None = None,
-                     ksize: int | None = None) -> np.ndarray:
+def wind_informed_bp(
+    bp: np.ndarray,
+    distribution: np.ndarray | Resampled,
+    pixel_size_m: tuple[float, float],
+    rows_ascend_north: bool,
+    *,
+    compat: ocr_compat.Deviations | None = None,
+    ksize: int | None = None,
+) -> np.ndarray:
     """BP (H, W; 1/year, NaN allowed), distribution (8, H, W or Resampled) and (dy_m, dx_m) → wind-informed BP (float32).
 
     ``compat``: the published choices to reproduce (``ocr_compat``); ``ksize``: the blur size
@@ -507,8 +553,9 @@ def method_compat(config: Mapping[str, Any]) -> ocr_compat.Deviations | None:
     return ocr_compat.deviations(config["method"]["compat"])
 
 
-def window_geometry(grid: RegionGrid, rid: str, window: Window, compat: ocr_compat.Deviations | None
-                    ) -> tuple[tuple[float, float], int]:
+def window_geometry(
+    grid: RegionGrid, rid: str, window: Window, compat: ocr_compat.Deviations | None
+) -> tuple[tuple[float, float], int]:
     """The kernels' (dy_m, dx_m) and the blur size for region ``rid`` computed on ``window``."""
     if compat:
         problem = ocr_compat.grid_problem(grid)
@@ -534,7 +581,7 @@ def fill_isolated_zeros(bp: np.ndarray) -> np.ndarray:
         return out
     with np.errstate(invalid="ignore"):
         pos = bp > 0
-    inner = (~pos[1:-1, 1:-1] & pos[:-2, 1:-1] & pos[2:, 1:-1] & pos[1:-1, :-2] & pos[1:-1, 2:])
+    inner = ~pos[1:-1, 1:-1] & pos[:-2, 1:-1] & pos[2:, 1:-1] & pos[1:-1, :-2] & pos[1:-1, 2:]
     if not inner.any():
         return out
     finite = np.isfinite(bp)
@@ -544,8 +591,8 @@ def fill_isolated_zeros(bp: np.ndarray) -> np.ndarray:
     h, w = bp.shape
     for dr in (0, 1, 2):
         for dc in (0, 1, 2):
-            total += vals[dr:h - 2 + dr, dc:w - 2 + dc]
-            count += finite[dr:h - 2 + dr, dc:w - 2 + dc]
+            total += vals[dr : h - 2 + dr, dc : w - 2 + dc]
+            count += finite[dr : h - 2 + dr, dc : w - 2 + dc]
     out[1:-1, 1:-1][inner] = (total[inner] / count[inner]).astype(np.float32)
     return out
 
@@ -582,8 +629,9 @@ def checked_values(key: str, location: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Window,
-                       wind_distribution_location: str) -> WindowInputs:
+def load_window_inputs(
+    config: Mapping[str, Any], grid: RegionGrid, window: Window, wind_distribution_location: str
+) -> WindowInputs:
     """Config, grid window and distribution GeoTIFF → gap-filled BP per run and distribution on it."""
     from windrisk.rasters import read_on_grid, read_resampled
 
@@ -592,17 +640,29 @@ def load_window_inputs(config: Mapping[str, Any], grid: RegionGrid, window: Wind
     for run in CLIMATE_RUNS:
         key, location = f"burn_probability.{run}", bp_inputs[run]
         bp[run], bp_riley[run] = read_on_grid(
-            location, grid, window, name=f"inputs.{key}", margin_native_px=NATIVE_MARGIN_PX,
+            location,
+            grid,
+            window,
+            name=f"inputs.{key}",
+            margin_native_px=NATIVE_MARGIN_PX,
             native_fn=lambda native, key=key, location=location: _filled_and_published(
-                checked_values(key, location, native)))
+                checked_values(key, location, native)
+            ),
+        )
     # Kept at native resolution (4 km): the 8 bands on a full-size window would be ~1.2 GiB.
-    dist = read_resampled(wind_distribution_location, grid, window, name="inputs.wind.distribution",
-                          native_fn=lambda native: checked_values("wind.distribution", wind_distribution_location, native))
+    dist = read_resampled(
+        wind_distribution_location,
+        grid,
+        window,
+        name="inputs.wind.distribution",
+        native_fn=lambda native: checked_values("wind.distribution", wind_distribution_location, native),
+    )
     if dist.shape[0] != len(DIRECTIONS):
         raise ValueError(
             f"inputs.wind.distribution: {wind_distribution_location} has {dist.shape[0]} "
             f"band(s); expected {len(DIRECTIONS)} (fractions of fire-weather hours from "
-            f"{', '.join(DIRECTIONS)}). Fix: point it at the file written by the wind_distribution rule")
+            f"{', '.join(DIRECTIONS)}). Fix: point it at the file written by the wind_distribution rule"
+        )
     return WindowInputs(window, bp, bp_riley, dist)
 
 
@@ -610,33 +670,45 @@ def distribution_location(config: Mapping[str, Any], given: str | None) -> str:
     """The 8-band distribution to read: ``given`` (the derived file) or ``inputs.wind.distribution``."""
     location = given or config["inputs"]["wind"].get("distribution")
     if not location:
-        raise ValueError("inputs.wind.distribution is not set and no derived distribution file was given. "
-                         "Fix: set inputs.wind.distribution, or pass the output of the wind_distribution rule")
+        raise ValueError(
+            "inputs.wind.distribution is not set and no derived distribution file was given. "
+            "Fix: set inputs.wind.distribution, or pass the output of the wind_distribution rule"
+        )
     return str(location)
 
 
-def load_region_inputs(config: Mapping[str, Any], grid: RegionGrid, rid: str,
-                       wind_distribution_location: str | None = None) -> WindowInputs:
+def load_region_inputs(
+    config: Mapping[str, Any], grid: RegionGrid, rid: str, wind_distribution_location: str | None = None
+) -> WindowInputs:
     """Config, grid and region id → inputs on the region's buffered window (``grid.buffer_px``)."""
     window = grid.buffered_window(rid, int(config["grid"]["buffer_px"]))
     return load_window_inputs(config, grid, window, distribution_location(config, wind_distribution_location))
 
 
-def check_buffer(config: Mapping[str, Any], grid: RegionGrid, rid: str,
-                 compat: ocr_compat.Deviations | None = None) -> None:
+def check_buffer(
+    config: Mapping[str, Any], grid: RegionGrid, rid: str, compat: ocr_compat.Deviations | None = None
+) -> None:
     """Raise ValueError when ``grid.buffer_px`` is too small for the region's kernels."""
     have = int(config["grid"]["buffer_px"])
     pixel_size_m, ksize = window_geometry(grid, rid, grid.buffered_window(rid, have), compat)
-    need = required_halo_px(pixel_size_m, grid.rows_ascend_north, published_layout=bool(compat and compat.kernel_layout),
-                            ksize=ksize)
+    need = required_halo_px(
+        pixel_size_m, grid.rows_ascend_north, published_layout=bool(compat and compat.kernel_layout), ksize=ksize
+    )
     if have < need:
-        raise ValueError(f"grid.buffer_px is {have} but region {rid} needs at least {need} px "
-                         f"(3 spreading kernel radii + the blur half width). Fix: set grid.buffer_px "
-                         f">= {need} in the config")
+        raise ValueError(
+            f"grid.buffer_px is {have} but region {rid} needs at least {need} px "
+            f"(3 spreading kernel radii + the blur half width). Fix: set grid.buffer_px "
+            f">= {need} in the config"
+        )
 
 
-def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str, wind_distribution_location: str,
-                   compat: ocr_compat.Deviations | None | Literal["config"] = "config") -> dict[str, np.ndarray]:
+def compute_region(
+    config: Mapping[str, Any],
+    grid: RegionGrid,
+    rid: str,
+    wind_distribution_location: str,
+    compat: ocr_compat.Deviations | None | Literal["config"] = "config",
+) -> dict[str, np.ndarray]:
     """Config, grid, region id and 8-band distribution GeoTIFF → region-shaped float32 arrays keyed as VARIABLES.
 
     ``compat``: the published choices to reproduce; by default those of ``method.compat``.
@@ -653,8 +725,9 @@ def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str, wind_d
     out = {f"bp_{run}_riley": inputs.bp_riley.pop(run)[inner].copy() for run in CLIMATE_RUNS}
     for run in CLIMATE_RUNS:
         # pop: each run's BP is freed as soon as it is used (memory peak of a full region)
-        full = wind_informed_bp(inputs.bp.pop(run), inputs.distribution, pixel_size_m, grid.rows_ascend_north,
-                                compat=compat, ksize=ksize)
+        full = wind_informed_bp(
+            inputs.bp.pop(run), inputs.distribution, pixel_size_m, grid.rows_ascend_north, compat=compat, ksize=ksize
+        )
         out[f"bp_{run}"] = full[inner].copy()
         del full
     del inputs
@@ -666,8 +739,14 @@ def compute_region(config: Mapping[str, Any], grid: RegionGrid, rid: str, wind_d
     return {name: np.ascontiguousarray(out[name], dtype=np.float32) for name in VARIABLES}
 
 
-def region_job(config: Mapping[str, Any], rid: str, wind_distribution_location: str, check_report: str,
-               code_version: str, sentinel: str) -> dict[str, Any]:
+def region_job(
+    config: Mapping[str, Any],
+    rid: str,
+    wind_distribution_location: str,
+    check_report: str,
+    code_version: str,
+    sentinel: str,
+) -> dict[str, Any]:
     """One ``wind_region`` job: compute the region, commit it with its provenance (the checked
     inputs' identities), prove it and write its sentinel; return the sentinel. A region the store
     already holds with this provenance (a retried group job, a killed job whose commit landed) is
@@ -681,10 +760,12 @@ def region_job(config: Mapping[str, Any], rid: str, wind_distribution_location: 
     with step("store check"):
         payload = store.committed_sentinel(config, grid, rid, provenance)
     if payload is not None:
-        logging.getLogger(__name__).info("region %s is in the store as %s with this provenance; not computed again",
-                                         rid, payload["snapshot_id"])
+        logging.getLogger(__name__).info(
+            "region %s is in the store as %s with this provenance; not computed again", rid, payload["snapshot_id"]
+        )
     else:
-        payload = store.write_region(config, grid, rid, compute_region(config, grid, rid, wind_distribution_location),
-                                     provenance)
+        payload = store.write_region(
+            config, grid, rid, compute_region(config, grid, rid, wind_distribution_location), provenance
+        )
     store.write_sentinel(sentinel, payload)
     return payload
