@@ -74,8 +74,8 @@ rule wind_region:
         PATHS.benchmark("wind_region")
     conda:
         ENV
-    # A full region: ~1-2 min on 2 cores (numba), peak RSS <= 3 GiB (bench_wind.py: 2.17 GiB for
-    # one climate run of 6,980 x 5,480 px); smaller regions scaled down (demo: 1 thread, ~300 MB).
+    # A full region, both climate runs: ~100 s of computing and writing on 2 cores, 1.84 GiB peak
+    # (bench_region.py); smaller regions scaled down (demo: 1 thread, ~300 MB).
     threads: region_threads(CFG, 2)
     resources:
         mem_mb=region_mb(CFG, 4000),
