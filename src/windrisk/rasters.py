@@ -20,6 +20,10 @@ pixels read from 30 m EPSG:5070, fewer from 270 m) is transformed exactly, so ev
 the same native pixel as the exact path (``sample_nearest_exact``, kept as the reference the tests
 pin this to). On a full region window this resamples a raster in ~0.6 s instead of ~14 s.
 
+``read_resampled`` stops before the values: it returns the native pixels and each grid pixel's
+flat index into them (``Resampled``). The region job keeps the 4 km wind distribution that way,
+so its eight bands are never spread over 38 Mpx of 30 m pixels.
+
 Remote locations are opened by rasterio (``s3://`` → ``/vsis3/``, ``https://`` → ``/vsicurl/``);
 credentials come from the environment as usual for GDAL/boto3.
 """
