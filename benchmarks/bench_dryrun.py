@@ -18,6 +18,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import snakemake_cmd
+
 from windrisk.plan import job_stats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,22 +57,6 @@ def configs(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
     }
 
 
-def dry_run_cmd(workdir: Path, configfile: Path, extra: list[str]) -> list[str]:
-    return [
-        *SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
-        "-n",
-        "--quiet",
-        "rules",
-        *extra,
-    ]
-
-
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     reps = 1 if quick else 3
@@ -84,7 +71,7 @@ def main(argv: list[str]) -> int:
             if quick and name == "synthetic_20k":
                 continue
             runs = [
-                timed(dry_run_cmd(tmp / f"work_{name}", configfile, extra))
+                timed(snakemake_cmd(tmp / f"work_{name}", "-n", "--quiet", "rules", *extra, configfile=configfile))
                 for _ in range(1 if name == "synthetic_20k" else reps)
             ]
             wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)

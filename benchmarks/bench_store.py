@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _store_worker import small_config
-from s3server import S3_ENV, moto_server, new_bucket, s3_env, s3_store_section
+from s3server import moto_client, moto_server, new_bucket, s3_env, s3_store_section
 from test_store_concurrency import Worker, deal, start_workers
 
 from windrisk import store
@@ -63,16 +63,8 @@ def sizes_local(url: str) -> Counter[str]:
 
 
 def sizes_s3(endpoint: str, url: str) -> Counter[str]:
-    import boto3
-
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = moto_client(endpoint)
     out: Counter[str] = Counter()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
         for obj in page.get("Contents", []):

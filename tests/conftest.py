@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
+from affine import Affine
 
 from windrisk.config import load_config
 
@@ -83,3 +86,22 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_cfg(demo_run: Path) -> dict:
     return demo_config_in(demo_run)
+
+
+def write_tif(path: Path, data: np.ndarray, crs: str | None, transform: Affine, nodata: float | None) -> Path:
+    """A GeoTIFF of (band, row, col) or (row, col) data, written by rasterio itself."""
+    data = data if data.ndim == 3 else data[None]
+    profile = {
+        "driver": "GTiff",
+        "dtype": data.dtype.name,
+        "count": data.shape[0],
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "transform": transform,
+        "nodata": nodata,
+    }
+    if crs:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path

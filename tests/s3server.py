@@ -76,19 +76,23 @@ def s3_env() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def new_bucket(endpoint: str) -> str:
-    """Create a fresh bucket on the server and return its name."""
+def moto_client(endpoint: str) -> Any:
+    """A boto3 client of the moto server at ``endpoint`` with its dummy credentials."""
     import boto3
 
-    name = f"windrisk-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
     )
-    client.create_bucket(Bucket=name)
+
+
+def new_bucket(endpoint: str) -> str:
+    """Create a fresh bucket on the server and return its name."""
+    name = f"windrisk-{uuid.uuid4().hex[:12]}"
+    moto_client(endpoint).create_bucket(Bucket=name)
     return name
 
 

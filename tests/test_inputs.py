@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rasterio
 import xarray as xr
 from affine import Affine
+from conftest import write_tif
 
 from windrisk import inputs
 from windrisk.grid import RegionGrid
@@ -36,21 +36,7 @@ def albers_tif(
     nodata: float | None = F32_NODATA,
     transform: Affine = ALBERS,
 ) -> Path:
-    data = data if data.ndim == 3 else data[None]
-    profile = {
-        "driver": "GTiff",
-        "dtype": data.dtype.name,
-        "count": data.shape[0],
-        "height": data.shape[1],
-        "width": data.shape[2],
-        "transform": transform,
-        "nodata": nodata,
-    }
-    if crs:
-        profile["crs"] = crs
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-    return path
+    return write_tif(path, data, crs, transform, nodata)
 
 
 def bp_values(shape: tuple[int, int] = (60, 60)) -> np.ndarray:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rasterio
 from affine import Affine
+from conftest import write_tif
 from pyproj import Transformer
 
 from windrisk import rasters
@@ -21,25 +21,6 @@ GRID = RegionGrid("EPSG:4326", Affine(0.001, 0, -100.0, 0, 0.001, 40.0), (40, 60
 GRID_NORTH_UP = RegionGrid("EPSG:4326", Affine(0.001, 0, -100.0, 0, -0.001, 40.04), (40, 60), (20, 30))
 # A 0.002 deg north-up EPSG:4326 raster: lon -100.01..-99.91, lat 39.97..40.05.
 GEO_TRANSFORM = Affine(0.002, 0, -100.01, 0, -0.002, 40.05)
-
-
-def write_tif(path: Path, data: np.ndarray, crs: str | None, transform: Affine, nodata: float | None) -> Path:
-    """A GeoTIFF of (band, row, col) or (row, col) data, written by rasterio itself."""
-    data = data if data.ndim == 3 else data[None]
-    profile = {
-        "driver": "GTiff",
-        "dtype": data.dtype.name,
-        "count": data.shape[0],
-        "height": data.shape[1],
-        "width": data.shape[2],
-        "transform": transform,
-        "nodata": nodata,
-    }
-    if crs:
-        profile["crs"] = crs
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-    return path
 
 
 def coded(shape: tuple[int, int], bands: int = 1) -> np.ndarray:

@@ -216,13 +216,21 @@ def _native_index(
         return np.floor(row_f), np.floor(col_f)
 
 
+def _flat_index(
+    offset: tuple[int, int], shape: tuple[int, int], row: np.ndarray, col: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Full-raster (row, col), float (NaN allowed) → (which lie in the native window of ``shape``
+    at ``offset``, their flat index in it)."""
+    row, col = row - offset[0], col - offset[1]
+    inside = (row >= 0) & (row < shape[0]) & (col >= 0) & (col < shape[1])  # False for NaN
+    return inside, row[inside].astype(np.int64) * shape[1] + col[inside].astype(np.int64)
+
+
 def _gather(native: np.ndarray, offset: tuple[int, int], row: np.ndarray, col: np.ndarray) -> np.ndarray:
     """Values (band, *row.shape) of the native pixels at full-raster (row, col); NaN outside ``native``."""
-    n_bands, n_rows, n_cols = native.shape
-    row, col = row - offset[0], col - offset[1]
-    ok = (row >= 0) & (row < n_rows) & (col >= 0) & (col < n_cols)
-    values = np.full((n_bands, *row.shape), np.nan, dtype=np.float32)
-    values[:, ok] = native.reshape(n_bands, -1)[:, row[ok].astype(np.int64) * n_cols + col[ok].astype(np.int64)]
+    inside, flat = _flat_index(offset, native.shape[1:], row, col)
+    values = np.full((native.shape[0], *row.shape), np.nan, dtype=np.float32)
+    values[:, inside] = native.reshape(native.shape[0], -1)[:, flat]
     return values
 
 
@@ -440,10 +448,8 @@ def _nearest_index(
         index[rows, cols] = -1
         transformer = _grid_to_native(grid, src_crs)
         xs, ys = grid.x_coords(window.cols)[cols], grid.y_coords(window.rows)[rows]
-        row, col = _native_index(transformer, inverse, xs, ys)
-        row, col = row - offset[0], col - offset[1]
-        inside = (row >= 0) & (row < nat_rows) & (col >= 0) & (col < nat_cols)  # False for NaN
-        index[rows[inside], cols[inside]] = (row[inside] * nat_cols + col[inside]).astype(np.int32)
+        inside, flat = _flat_index(offset, native_shape, *_native_index(transformer, inverse, xs, ys))
+        index[rows[inside], cols[inside]] = flat
     return index
 
 
