@@ -10,7 +10,7 @@ CORES ?= all
 PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: demo test test-fast bench lint format view dag system-deps clean-demo lock
+.PHONY: demo test test-fast bench lint format view dag system-deps clean-demo lock release
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install it (e.g. pyenv install 3.12) or set PYTHON312=/path/to/python3.12"; exit 1; }
@@ -51,6 +51,11 @@ dag: $(BIN)/.installed
 # Slurm, munge and Chromium for the integration tests; installed only when absent and root.
 system-deps:
 	@bash scripts/ci/system_deps.sh
+
+# Cut a release: make release VERSION=0.2.0 (bumps pyproject.toml, dates the changelog's notes).
+release: $(BIN)/.installed
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=MAJOR.MINOR.PATCH"; exit 2; }
+	$(BIN)/python -m windrisk.release $(VERSION)
 
 lock: $(BIN)/.installed
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.12 -o requirements.lock

@@ -93,8 +93,9 @@ def run_dask(store: str, out: str, workers: int) -> dict[str, Any]:
     from windrisk.config import DEFAULTS
     from windrisk.fireweather import north_up, write_distribution
     from windrisk.fireweather_dask import distribution_on_client
+    from windrisk.settings import DaskSettings, from_mapping
 
-    settings = {**DEFAULTS["dask"], "workers": workers, "task_memory": "1GiB"}
+    settings = from_mapping(DaskSettings, {**DEFAULTS["dask"], "workers": workers, "task_memory": "1GiB"})
     with dask_client(settings) as client:
         client.register_plugin(readcount.worker_plugin())
         client.run(lambda: __import__("windrisk.fireweather_dask"))  # imports not timed, as for blocked

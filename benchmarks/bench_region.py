@@ -59,9 +59,9 @@ from pyproj import CRS, Transformer
 from rasterio.warp import Resampling, reproject, transform_bounds
 
 from windrisk import buildings, conus404, demo, fireweather, inputs, store, timing, wind
-from windrisk.config import data_region_ids, grid_from_config, resolve_config
 from windrisk.grid import RegionGrid, Window
 from windrisk.io import write_json_atomic
+from windrisk.settings import Settings, data_region_ids
 from windrisk.timing import step
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
@@ -149,7 +149,7 @@ def quick_grid(published: dict[str, Any], rid: str) -> tuple[dict[str, Any], str
     return sub, f"y{half}_x{half}"
 
 
-def bench_config(layout: Layout, rid: str, quick: bool) -> tuple[dict[str, Any], str]:
+def bench_config(layout: Layout, rid: str, quick: bool) -> tuple[Settings, str]:
     """The published config with local synthetic inputs and a local store; and the region to run."""
     raw = yaml.safe_load((ROOT / "config" / "conus.yaml").read_text())
     raw["grid"]["data_regions"] = str(ROOT / raw["grid"]["data_regions"])
@@ -165,11 +165,11 @@ def bench_config(layout: Layout, rid: str, quick: bool) -> tuple[dict[str, Any],
         "buildings": layout.input("buildings.parquet"),
     }
     raw["store"] = {"url": str(layout.template), "branch": "main"}
-    return resolve_config(raw), rid
+    return Settings.of(raw), rid
 
 
-def with_store(config: dict[str, Any], url: Path) -> dict[str, Any]:
-    return {**config, "store": {**config["store"], "url": str(url)}}
+def with_store(config: Settings, url: Path) -> Settings:
+    return config.updated({"store": {"url": str(url)}})
 
 
 # ---- synthetic inputs -----------------------------------------------------------------------
@@ -302,34 +302,35 @@ def write_distribution(rng: np.random.Generator, grid: RegionGrid, window: Windo
     fireweather.write_distribution(path, (weights / weights.sum(axis=0)).astype(np.float32), crs_wkt, transform, "m/s")
 
 
-def write_checks(config: dict[str, Any], layout: Layout) -> None:
+def write_checks(config: Settings, layout: Layout) -> None:
     """The ``check_inputs`` reports of the rasters and buildings groups (identities, census)."""
-    grid = grid_from_config(config)
+    grid = config.region_grid()
     regions = data_region_ids(config, grid)
     for group in ("rasters", "buildings"):
         planned = {key: {"produced_by": "bench_region"} for key in inputs.configured(config, group)}
         write_json_atomic(layout.check(group), inputs.check_group(config, group, planned, grid, regions))
 
 
-def prepare_inputs(config: dict[str, Any], rid: str, layout: Layout, seed: int, n_buildings: int) -> float:
+def prepare_inputs(config: Settings, rid: str, layout: Layout, seed: int, n_buildings: int) -> float:
     """Write the synthetic inputs and check reports unless the manifest shows them; seconds taken."""
     manifest = {
         "version": INPUTS_VERSION,
         "seed": seed,
         "region": rid,
-        "grid": config["grid"],
+        "grid": config.as_config()["grid"],
         "n_buildings": n_buildings,
     }
     if layout.manifest.exists() and json.loads(layout.manifest.read_text()) == manifest:
         return 0.0
     start = time.perf_counter()
-    grid = grid_from_config(config)
-    window, bounds = grid.buffered_window(rid, int(config["grid"]["buffer_px"])), grid.region_bounds(rid)
+    grid = config.region_grid()
+    window, bounds = grid.buffered_window(rid, config.grid.buffer_px), grid.region_bounds(rid)
     raster_rng, wind_rng, building_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     towns = make_towns(building_rng, bounds, max(3, round(N_TOWNS * n_buildings / N_BUILDINGS)))
-    write_buildings(building_rng, towns, bounds, n_buildings, config["inputs"]["buildings"])
-    bp_frame = write_burn_probability(raster_rng, grid, window, towns, config["inputs"]["burn_probability"])
-    write_crps_rps(raster_rng, grid, grid.region_window(rid), bp_frame, config["inputs"])
+    write_buildings(building_rng, towns, bounds, n_buildings, config.inputs.buildings)
+    bp_frame = write_burn_probability(raster_rng, grid, window, towns, config.inputs.burn_probability)
+    locations = {"crps": config.inputs.crps, "rps": config.inputs.rps}
+    write_crps_rps(raster_rng, grid, grid.region_window(rid), bp_frame, locations)
     write_distribution(wind_rng, grid, window, layout.input("distribution.tif"))
     write_checks(config, layout)
     write_json_atomic(layout.manifest, manifest)
@@ -339,12 +340,12 @@ def prepare_inputs(config: dict[str, Any], rid: str, layout: Layout, seed: int, 
 # ---- ours: the region job as the two Snakemake scripts run it -------------------------------
 def ours(spec: dict[str, Any]) -> dict[str, Any]:
     """``region_job`` then ``write_region_buildings`` (scripts/wind_region.py, buildings_region.py)."""
-    config, rid, run_dir = spec["config"], spec["region"], Path(spec["run_dir"])
+    config, rid, run_dir = Settings.of(spec["config"]), spec["region"], Path(spec["run_dir"])
     census = inputs.read_check(spec["checks"]["buildings"])["inputs"]["buildings"]["summary"]
     sentinel = run_dir / "sentinel.json"
     payload = wind.region_job(config, rid, spec["distribution"], spec["checks"]["rasters"], CODE_VERSION, str(sentinel))
     account = buildings.write_region_buildings(
-        config, rid, sentinel, run_dir / "buildings.parquet", location=config["inputs"]["buildings"], census=census
+        config, rid, sentinel, run_dir / "buildings.parquet", location=config.inputs.buildings, census=census
     )
     return {"snapshot_id": payload["snapshot_id"], "buildings_written": account["written"]}
 
@@ -423,15 +424,15 @@ def sample_buildings(location: str, grid: RegionGrid, rid: str, arrays: dict[str
 def baseline(spec: dict[str, Any]) -> dict[str, Any]:
     """The published formulation of the same steps, under the same step names. The gap fill is
     ours (``wind.fill_isolated_zeros``, the published arithmetic) on both sides."""
-    config, rid, run_dir = spec["config"], spec["region"], Path(spec["run_dir"])
-    grid = RegionGrid.from_config(config["grid"])
-    window, region = grid.buffered_window(rid, int(config["grid"]["buffer_px"])), grid.region_window(rid)
+    config, rid, run_dir = Settings.of(spec["config"]), spec["region"], Path(spec["run_dir"])
+    grid = config.region_grid()
+    window, region = grid.buffered_window(rid, config.grid.buffer_px), grid.region_window(rid)
     inner = region.relative_to(window)
     pixel_size_m = grid.pixel_size_m(rid)
     kernels = wind.direction_kernels(pixel_size_m, grid.rows_ascend_north)
     ksize = wind.blur_ksize(pixel_size_m[0])
     filled_and_read = lambda native: np.stack([wind.fill_isolated_zeros(native[0]), native[0]])
-    bp = {run: warped(config["inputs"]["burn_probability"][run], grid, window, filled_and_read) for run in CLIMATE_RUNS}
+    bp = {run: warped(config.inputs.burn_probability[run], grid, window, filled_and_read) for run in CLIMATE_RUNS}
     dist = warped(spec["distribution"], grid, window)
     out = {f"bp_{run}_riley": bp[run][1][inner] for run in CLIMATE_RUNS}
     for run in CLIMATE_RUNS:
@@ -443,7 +444,7 @@ def baseline(spec: dict[str, Any]) -> dict[str, Any]:
             out[f"bp_{run}"] = reference_blur(bp[run][0], comp, ksize)[inner]
         del spreads, comp, bp[run]
     for key in ("crps", "rps"):
-        out[key] = warped(config["inputs"][key], grid, region)
+        out[key] = warped(getattr(config.inputs, key), grid, region)
     for run in CLIMATE_RUNS:
         out[f"rps_{run}"] = out[f"bp_{run}"] * out["crps"]
     with step("write chunks"):
@@ -452,7 +453,7 @@ def baseline(spec: dict[str, Any]) -> dict[str, Any]:
     with step("read store"):
         arrays = read_plain_zarr(run_dir / "baseline.zarr")
     with step("buildings"):
-        n = sample_buildings(config["inputs"]["buildings"], grid, rid, arrays, run_dir / "buildings.parquet")
+        n = sample_buildings(config.inputs.buildings, grid, rid, arrays, run_dir / "buildings.parquet")
     return {"buildings_written": n}
 
 
@@ -512,7 +513,9 @@ def measure(kind: str, spec: dict[str, Any], layout: Layout, env: dict[str, str]
     shutil.copytree(layout.template, layout.store(kind))
     spec_path = run_dir / "spec.json"
     spec_path.write_text(
-        json.dumps({**spec, "config": with_store(spec["config"], layout.store(kind)), "run_dir": str(run_dir)})
+        json.dumps(
+            {**spec, "config": with_store(spec["config"], layout.store(kind)).as_config(), "run_dir": str(run_dir)}
+        )
     )
     start = time.perf_counter()
     proc = subprocess.run(
@@ -530,10 +533,10 @@ def measure(kind: str, spec: dict[str, Any], layout: Layout, env: dict[str, str]
     return result
 
 
-def agreement(config: dict[str, Any], rid: str, layout: Layout, snapshot_id: str) -> dict[str, float]:
+def agreement(config: Settings, rid: str, layout: Layout, snapshot_id: str) -> dict[str, float]:
     """Per variable: share of the region's pixels where the warm run and the baseline differ by
     more than 1e-6 (or in NaN-ness)."""
-    rows, cols = grid_from_config(config).region_slices(rid)
+    rows, cols = config.region_grid().region_slices(rid)
     theirs = zarr.open_group(str(layout.run("baseline") / "baseline.zarr"), mode="r")
     ours_group = store.open_group_at(with_store(config, layout.store("ours_warm")), snapshot_id)
     out = {}
@@ -582,7 +585,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Prepare (untimed), run the three jobs, compare; the whole result as a dict."""
     layout = Layout(Path(args.workdir) / ("quick" if args.quick else "full"))
     config, rid = bench_config(layout, args.region, args.quick)
-    grid = grid_from_config(config)
+    grid = config.region_grid()
     n_buildings = round(N_BUILDINGS * math.prod(grid.chunks) / (6000 * 4500))
     load_before = load_average()
     generated = prepare_inputs(config, rid, layout, args.seed, n_buildings)
@@ -603,7 +606,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "region": rid,
         "quick": args.quick,
         "region_shape": list(grid.region_window(rid).shape),
-        "window_shape": list(grid.buffered_window(rid, int(config["grid"]["buffer_px"])).shape),
+        "window_shape": list(grid.buffered_window(rid, config.grid.buffer_px).shape),
         "buildings": n_buildings,
         "cores": os.cpu_count(),
         "workdir": str(layout.root),

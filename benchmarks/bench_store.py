@@ -36,14 +36,14 @@ from test_store_concurrency import Worker, deal, start_workers
 
 from windrisk import store
 from windrisk.config import DEFAULTS
-from windrisk.grid import RegionGrid
+from windrisk.settings import Settings
 
 REGION_PX = 8
 PROCESSES = 16
 META_PARTS = ("snapshots", "manifests", "transactions", "refs", "repo", "overwritten", "chunks")
 
 
-def bench_config(store_section: dict[str, Any], n_regions: int) -> dict[str, Any]:
+def bench_config(store_section: dict[str, Any], n_regions: int) -> Settings:
     """A grid of at least ``n_regions`` regions of 8 x 8 px (as square as possible)."""
     cols = max(1, round(n_regions**0.5))
     rows = -(-n_regions // cols)
@@ -51,7 +51,7 @@ def bench_config(store_section: dict[str, Any], n_regions: int) -> dict[str, Any
     cfg["grid"].update(shape=[rows * REGION_PX, cols * REGION_PX])
     # The shipped polling and lease settings (tests poll faster); patience bounds a failing run.
     cfg["store"]["commit"] = {**DEFAULTS["store"]["commit"], "patience_s": 1800.0}
-    return cfg
+    return Settings.of(cfg)
 
 
 def sizes_local(url: str) -> Counter[str]:
@@ -72,15 +72,15 @@ def sizes_s3(endpoint: str, url: str) -> Counter[str]:
     return out
 
 
-def land(workers: list[Worker], cfg: dict[str, Any], n_regions: int, spread_s: float) -> dict[str, Any]:
+def land(workers: list[Worker], cfg: Settings, n_regions: int, spread_s: float) -> dict[str, Any]:
     """Template, then the regions dealt to the workers' threads; wall time from 'go' to the last."""
-    grid = RegionGrid.from_config(cfg["grid"])
+    grid = cfg.region_grid()
     store.ensure_template(cfg, grid)
     rids = list(grid.all_region_ids)[:n_regions]
     rng = random.Random(0)
     started = time.perf_counter()
     for w, share in zip(workers, deal(rids, len(workers)), strict=True):
-        job: dict[str, Any] = {"config": cfg, "regions": share}
+        job: dict[str, Any] = {"config": cfg.as_config(), "regions": share}
         if len(workers) > 1:  # one thread per region: each is its own job
             job.update(threads=True, delays=[rng.uniform(0, spread_s) for _ in share])
         w.send(job)
@@ -130,7 +130,7 @@ def run_storage(kind: str, pool: list[Worker], args: argparse.Namespace, tmp: Pa
             "regions": n_regions,
             **land(procs, cfg, n_regions, spread),
         }
-        url = cfg["store"]["url"]
+        url = cfg.store.url
         row["sizes"] = sizes_local(url) if endpoint is None else sizes_s3(endpoint, url)
         base = base or row
         print_row(row, base)

@@ -22,8 +22,8 @@ from windrisk.buildings import building_table, write_building_file
 
 CONUS_BOX = (-124.0, 25.0, -67.0, 49.0)
 OURS = (
-    "import sys; from windrisk.tiles import build_pmtiles; "
-    "build_pmtiles(sys.argv[1], sys.argv[2], {'layer': 'buildings', 'min_zoom': 0, 'max_zoom': 14})"
+    "import sys; from windrisk.settings import TilesSettings; from windrisk.tiles import build_pmtiles; "
+    "build_pmtiles(sys.argv[1], sys.argv[2], TilesSettings(layer='buildings', min_zoom=0, max_zoom=14))"
 )
 EXPORT_CSV = """
 import sys, pyarrow as pa, pyarrow.csv as csv, pyarrow.parquet as pq

@@ -20,7 +20,7 @@ rule buildings_region:
     resources:
         # Reads the region's 8 variables from the store (8 x 27 Mpx x 4 B on CONUS) beside its
         # buildings: 4000 MB for a full region (no CONUS measurement; demo: 230 MB, 14 s).
-        mem_mb=region_mb(CFG, 4000),
+        mem_mb=region_mb(SETTINGS.grid, 4000),
         runtime=30,
     params:
         config=job_config("store", "buildings"),

@@ -9,12 +9,14 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from windrisk import codeversion, inputs
-from windrisk.config import data_region_ids, grid_from_config, resolve_config, selected_region_ids
+from windrisk.config import resolve_config
 from windrisk.paths import RunPaths, produced_inputs
+from windrisk.settings import Settings, data_region_ids, selected_region_ids
 
 min_version("9.0")
 
-CFG = resolve_config(config)
+CFG = resolve_config(config)  # plain, for params (compared as text)
+SETTINGS = Settings.of(CFG)  # typed, for the package's functions
 
 
 def job_config(*sections):
@@ -35,20 +37,20 @@ def canonical(value):
     return json.loads(json.dumps(value, sort_keys=True))
 
 
-GRID = grid_from_config(CFG)
-REGIONS = selected_region_ids(CFG, GRID, base_dir=Path(workflow.basedir))
-PATHS = RunPaths(CFG["results"])
+GRID = SETTINGS.region_grid()
+REGIONS = selected_region_ids(SETTINGS, GRID, base_dir=Path(workflow.basedir))
+PATHS = RunPaths(SETTINGS.results)
 ENV = "../envs/windrisk.yaml"
 
 
 # Inputs: identified once by the main process and handed to remote jobs through the environment,
 # so every process names the same check files. A job on a machine without the variable (run by
 # hand) identifies them again.
-PRODUCED = produced_inputs(CFG)
+PRODUCED = produced_inputs(SETTINGS.demo)
 HASHES = inputs.HashCache(PATHS.identity_cache if workflow.is_main_process else None)
 IDENTITIES_ENV = "WINDRISK_INPUT_IDENTITIES"
 if workflow.is_main_process or IDENTITIES_ENV not in os.environ:
-    INPUTS = inputs.plan_identities(CFG, PRODUCED, HASHES)
+    INPUTS = inputs.plan_identities(SETTINGS, PRODUCED, HASHES)
     HASHES.save()
     os.environ[IDENTITIES_ENV] = json.dumps({g: i.identities for g, i in INPUTS.items()}, sort_keys=True)
 else:
@@ -68,7 +70,7 @@ def group_identity(group):
     # A job process (Slurm, Coiled) runs only after the checkpoint, and its DAG lacks it.
     if workflow.is_main_process:
         checkpoints.demo_inputs.get()
-    resolved = inputs.with_produced_identified(CFG, planned, HASHES)
+    resolved = inputs.with_produced_identified(SETTINGS, planned, HASHES)
     HASHES.save()
     return resolved
 
@@ -103,13 +105,13 @@ def report_targets():
 # Main process only; never creates the store; warns instead of failing when it cannot be reached.
 def expected_region_provenance():
     wind_code = code_version(codeversion.WIND_STAGE)  # what wind_region records
-    return store.expected_provenance(CFG, PATHS, wind_code, planned=INPUTS["rasters"], cache=HASHES)
+    return store.expected_provenance(SETTINGS, PATHS, wind_code, planned=INPUTS["rasters"], cache=HASHES)
 
 
-if workflow.is_main_process and CFG["store"]["reconcile_sentinels"]:
+if workflow.is_main_process and SETTINGS.store.reconcile_sentinels:
     from windrisk import store
 
-    store.reconcile_at_parse_time(CFG, GRID, PATHS, REGIONS, provenance=expected_region_provenance)
+    store.reconcile_at_parse_time(SETTINGS, GRID, PATHS, REGIONS, provenance=expected_region_provenance)
 
 
 # Slurm (main process, before any sbatch): refuse job arrays, which lose every region of an array

@@ -1,6 +1,6 @@
 # Synthetic demo inputs in the real products' formats, only in configs with a `demo` section.
 # They are written under demo.dir and nowhere else: an `inputs` path outside it must exist.
-if "demo" in CFG:
+if SETTINGS.demo is not None:
 
     from windrisk.paths import demo_outputs
 
@@ -11,7 +11,7 @@ if "demo" in CFG:
         input:
             ancient(PATHS.store_template),
         output:
-            **{name: directory(path) if name == "wind" else path for name, path in demo_outputs(CFG).items()},
+            **{name: directory(path) if name == "wind" else path for name, path in demo_outputs(SETTINGS.demo).items()},
         log:
             PATHS.log("demo_inputs", "demo_inputs"),
         benchmark:

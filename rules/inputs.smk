@@ -27,6 +27,6 @@ rule check_inputs:
         runtime=120,
     params:
         identities=lambda w: group_identity(w.group).identities,
-        data_regions=data_region_ids(CFG, GRID, base_dir=Path(workflow.basedir)),
+        data_regions=data_region_ids(SETTINGS, GRID, base_dir=Path(workflow.basedir)),
     script:
         "../scripts/check_inputs.py"

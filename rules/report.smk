@@ -28,7 +28,7 @@ rule report_region:
     threads: 1
     resources:
         # Two variables of the region (2 x 27 Mpx x 4 B on CONUS), decimated and plotted.
-        mem_mb=region_mb(CFG, 2000),
+        mem_mb=region_mb(SETTINGS.grid, 2000),
         runtime=10,
     params:
         config=job_config("store"),

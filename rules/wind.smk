@@ -6,7 +6,7 @@
 
 from windrisk.sizing import by_attempt, dask_local_mb, region_mb, region_threads
 
-if "hourly" in CFG["inputs"]["wind"]:
+if SETTINGS.inputs.wind.hourly:
 
     rule wind_distribution:
         input:
@@ -21,17 +21,17 @@ if "hourly" in CFG["inputs"]["wind"]:
             ENV
         # With dask.cluster: local and dask.workers: 0, one Dask worker per thread; any other
         # cluster runs the work elsewhere and this job only drives it.
-        threads: workflow.cores if CFG["dask"]["cluster"] == "local" else 1
+        threads: workflow.cores if SETTINGS.dask.cluster == "local" else 1
         resources:
             # Client and scheduler: 0.23 GiB measured at 1,440 h (bench_fireweather.py), with room
             # for CONUS404's ~1.9 M-task graph; plus local workers at dask.memory_per_worker each.
-            mem_mb=dask_local_mb(CFG["dask"], client_mb=2000),
+            mem_mb=dask_local_mb(SETTINGS.dask, client_mb=2000),
             # CONUS404: ~275 core-hours, ~17 h on 16 workers (benchmarks/README.md projection);
             # the demo's 720 h take ~1 min.
             runtime=24 * 60,
         params:
             # The location comes from the workflow config in the script (not a rerun trigger).
-            speed_unit=CFG["inputs"]["wind"]["wind_speed_unit"],
+            speed_unit=SETTINGS.inputs.wind.wind_speed_unit,
             code_version=code_version("wind_distribution"),
         script:
             "../scripts/wind_distribution.py"
@@ -62,7 +62,7 @@ rule store_template:
 
 rule wind_region:
     input:
-        **({"wind": PATHS.wind_distribution} if "hourly" in CFG["inputs"]["wind"] else {}),
+        **({"wind": PATHS.wind_distribution} if SETTINGS.inputs.wind.hourly else {}),
         # ancient: re-creating the same template or re-checking the same inputs re-runs nothing.
         template=ancient(PATHS.store_template),
         checked=input_check("rasters"),
@@ -76,9 +76,9 @@ rule wind_region:
         ENV
     # A full region, both climate runs: ~100 s of computing and writing on 2 cores, 1.84 GiB peak
     # (bench_region.py); smaller regions scaled down (demo: 1 thread, ~300 MB).
-    threads: region_threads(CFG, 2)
+    threads: region_threads(SETTINGS.grid, 2)
     resources:
-        mem_mb=region_mb(CFG, 4000),
+        mem_mb=region_mb(SETTINGS.grid, 4000),
         # The computation plus the wait for the group commit (bench_store.py: p99 write-to-proof
         # 30 s locally, up to ~8 min with 200 writers on a slow S3 endpoint).
         runtime=30,

@@ -2,7 +2,8 @@
 
 from windrisk.demo import generate_demo_inputs
 from windrisk.io import job_logging
+from windrisk.settings import Settings
 
 sm = snakemake  # noqa: F821
 with job_logging(sm):
-    generate_demo_inputs(sm.params.config, dict(sm.output.items()))
+    generate_demo_inputs(Settings.for_job(sm.config, sm.params.config), dict(sm.output.items()))

@@ -2,18 +2,18 @@
 
 from typing import TYPE_CHECKING
 
-from windrisk.grid import RegionGrid
 from windrisk.io import job_logging
 from windrisk.report import quicklook_region
+from windrisk.settings import Settings
 
 if TYPE_CHECKING:  # Snakemake defines `snakemake` in the script's preamble
     from snakemake.iocontainers import snakemake  # noqa: TC004
 
 with job_logging(snakemake):
-    config = snakemake.params.config
+    settings = Settings.for_job(snakemake.config, snakemake.params.config)
     quicklook_region(
-        config,
-        RegionGrid.from_config(config["grid"]),
+        settings,
+        settings.region_grid(),
         snakemake.wildcards.region_id,
         snakemake.input[0],
         snakemake.output[0],

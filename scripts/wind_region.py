@@ -2,15 +2,14 @@
 
 import numba
 
-from windrisk.config import resolve_config
-from windrisk.inputs import for_job
 from windrisk.io import job_logging
+from windrisk.settings import Settings
 from windrisk.wind import distribution_location, region_job
 
 sm = snakemake  # noqa: F821
 with job_logging(sm):
     # Numba starts a thread per CPU it sees, which on a shared node is more than the job was given.
     numba.set_num_threads(min(sm.threads, numba.config.NUMBA_NUM_THREADS))
-    cfg = for_job(resolve_config(sm.config), sm.params.config)
-    wind = distribution_location(cfg, sm.input.get("wind"))
-    region_job(cfg, sm.wildcards.region_id, wind, sm.input.checked, sm.params.code_version, sm.output[0])
+    settings = Settings.for_job(sm.config, sm.params.config)
+    wind = distribution_location(settings, sm.input.get("wind"))
+    region_job(settings, sm.wildcards.region_id, wind, sm.input.checked, sm.params.code_version, sm.output[0])

@@ -28,6 +28,7 @@ from zarr.core.sync import sync
 
 from windrisk import store
 from windrisk.grid import RegionGrid
+from windrisk.settings import Settings
 from windrisk.variables import VARIABLES
 
 SMALL_GRID = {
@@ -35,12 +36,22 @@ SMALL_GRID = {
     "transform": [0.001, 0.0, -120.0, 0.0, 0.001, 38.0],
     "shape": [128, 160],
     "chunks": [32, 32],
+    "buffer_px": 0,
+    "data_regions": "all",
+}
+# The store tests read no input: these only complete the config.
+PLACEHOLDER_INPUTS = {
+    "burn_probability": {"2011": "unused/bp_2011.tif", "2047": "unused/bp_2047.tif"},
+    "crps": "unused/crps.tif",
+    "rps": "unused/rps.tif",
+    "wind": {"distribution": "unused/distribution.tif"},
+    "buildings": "unused/buildings.parquet",
 }
 PROVENANCE = {"code_version": "test", "config_hash": "0" * 64, "inputs": {"demo": {"path": "none"}}}
 
 
 def small_config(store_section: dict[str, Any], chunks: int = 32) -> dict[str, Any]:
-    """A store-only config on the test grid: 4 x 5 regions, 16 x 20 with ``chunks=8``."""
+    """A config for store tests on the test grid: 4 x 5 regions, 16 x 20 with ``chunks=8``."""
     section = {
         "branch": "main",
         "reconcile_sentinels": True,
@@ -48,7 +59,18 @@ def small_config(store_section: dict[str, Any], chunks: int = 32) -> dict[str, A
         "gc": {"safety_window_s": 0},
     }
     section.update(store_section)
-    return {"run_name": "test", "grid": {**SMALL_GRID, "chunks": [chunks, chunks]}, "store": section}
+    return {
+        "run_name": "test",
+        "results": "results",
+        "regions": "all",
+        "grid": {**SMALL_GRID, "chunks": [chunks, chunks]},
+        "inputs": PLACEHOLDER_INPUTS,
+        "store": section,
+    }
+
+
+def small_settings(store_section: dict[str, Any], chunks: int = 32) -> Settings:
+    return Settings.of(small_config(store_section, chunks))
 
 
 def expected_arrays(grid: RegionGrid, rid: str) -> dict[str, np.ndarray]:
@@ -63,29 +85,29 @@ def expected_arrays(grid: RegionGrid, rid: str) -> dict[str, np.ndarray]:
     return out
 
 
-def region_chunk_ids(config: dict[str, Any], grid: RegionGrid, rid: str) -> dict[str, str]:
+def region_chunk_ids(settings: Settings, grid: RegionGrid, rid: str) -> dict[str, str]:
     """Variable → id of the chunk object holding region ``rid`` at the branch tip (stored ones only)."""
-    session = store.open_repo(config).readonly_session(branch=store.branch_of(config))
+    session = store.open_repo(settings).readonly_session(branch=settings.store.branch)
     index = grid.chunk_index(rid)
     return {name: cid for name in VARIABLES for at, cid in sync(store._native_chunk_refs(session, name)) if at == index}
 
 
-def delete_chunk(config: dict[str, Any], chunk_id: str) -> None:
+def delete_chunk(settings: Settings, chunk_id: str) -> None:
     """Delete one chunk object behind Icechunk's back, as a racing ``gc`` would."""
-    url = store.store_url(config)
+    url = settings.store.url
     if not url.startswith("s3://"):
         (Path(url) / "chunks" / chunk_id).unlink()
         return
     import boto3
 
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    client = boto3.client("s3", endpoint_url=config["store"]["s3"]["endpoint_url"], region_name="us-east-1")
+    client = boto3.client("s3", endpoint_url=settings.store.s3.endpoint_url, region_name="us-east-1")
     client.delete_object(Bucket=bucket, Key=f"{prefix.strip('/')}/chunks/{chunk_id}")
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    config = job["config"]
-    grid = RegionGrid.from_config(config["grid"])
+    config = Settings.of(job["config"])
+    grid = config.region_grid()
     result: dict[str, Any] = {"snapshots": {}, "template": None}
     if job.get("template"):
         result["template"] = store.ensure_template(config, grid)["template_snapshot_id"]
@@ -113,7 +135,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def lead_and_die(config: dict[str, Any]) -> None:
+def lead_and_die(config: Settings) -> None:
     real = ic.Session.commit
 
     def commit_then_die(self: ic.Session, *args: Any, **kwargs: Any) -> str:

@@ -6,13 +6,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import rasterio
+import yaml
 from affine import Affine
 
 from windrisk.config import load_config
+from windrisk.settings import Settings
 
 # The moto S3 server fixtures (s3_endpoint, s3_client) for every test module.
 pytest_plugins = ("s3server",)
@@ -57,8 +60,13 @@ def run_snakemake(
     return proc
 
 
-def demo_config_in(workdir: Path) -> dict:
-    """The resolved demo config with its relative paths anchored in ``workdir``."""
+def demo_settings(**sections: Any) -> Settings:
+    """The demo config's settings with whole top-level sections replaced (e.g. ``inputs=...``)."""
+    return Settings.of({**yaml.safe_load(DEMO_CONFIG.read_text()), **sections})
+
+
+def demo_config_in(workdir: Path) -> Settings:
+    """The demo settings with their relative paths anchored in ``workdir``."""
     cfg = load_config(DEMO_CONFIG)
 
     def anchor(location: str) -> str:
@@ -72,7 +80,7 @@ def demo_config_in(workdir: Path) -> dict:
         inputs[key] = anchor(inputs[key])
     inputs["wind"] = {k: anchor(v) if k in ("hourly", "distribution") else v for k, v in inputs["wind"].items()}
     cfg["demo"]["dir"] = anchor(cfg["demo"]["dir"])
-    return cfg
+    return Settings.of(cfg)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +92,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_cfg(demo_run: Path) -> dict:
+def demo_cfg(demo_run: Path) -> Settings:
     return demo_config_in(demo_run)
 
 

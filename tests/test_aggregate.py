@@ -14,7 +14,7 @@ import shapely
 
 from windrisk import aggregate as agg
 from windrisk import buildings as b
-from windrisk.config import grid_from_config, selected_region_ids
+from windrisk.settings import Settings, selected_region_ids
 
 
 def region_file(folder: Path, rid: str, box: tuple[float, float, float, float], n: int, seed: int) -> Path:
@@ -88,10 +88,10 @@ def test_foreign_file_is_rejected_with_a_fix(regions: list[Path], tmp_path: Path
 
 
 # ---- the demo run ---------------------------------------------------------------------------
-def expected_owners(cfg: dict) -> dict[str, str]:
+def expected_owners(cfg: Settings) -> dict[str, str]:
     """id → region of every demo building whose centroid is in a region of the run (independent)."""
-    grid = grid_from_config(cfg)
-    footprints = gpd.read_parquet(cfg["inputs"]["buildings"], columns=["id", "geometry"])
+    grid = cfg.region_grid()
+    footprints = gpd.read_parquet(cfg.inputs.buildings, columns=["id", "geometry"])
     cent = shapely.centroid(footprints.geometry.values)
     owner = grid.region_of_points(shapely.get_x(cent), shapely.get_y(cent))
     run = set(selected_region_ids(cfg, grid))
@@ -99,14 +99,14 @@ def expected_owners(cfg: dict) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_demo_every_building_exactly_once(demo_run: Path, demo_cfg: dict) -> None:
-    conus = gpd.read_parquet(Path(demo_cfg["results"]) / "conus" / "buildings.parquet")
+def test_demo_every_building_exactly_once(demo_run: Path, demo_cfg: Settings) -> None:
+    conus = gpd.read_parquet(Path(demo_cfg.results) / "conus" / "buildings.parquet")
     expected = expected_owners(demo_cfg)
     assert conus["id"].is_unique
     assert len(conus) == len(expected)
     assert dict(zip(conus["id"], conus["region_id"].astype(str), strict=True)) == expected
     # The demo puts centroids exactly on region edges and corners: each landed once, above.
-    grid = grid_from_config(demo_cfg)
+    grid = demo_cfg.region_grid()
     xs = [grid.region_bounds(f"y0_x{c}")[0] for c in range(1, grid.n_chunks[1])]
     ys = [grid.region_bounds(f"y{r}_x0")[1] for r in range(1, grid.n_chunks[0])]
     x, y = conus.geometry.x, conus.geometry.y
@@ -116,14 +116,14 @@ def test_demo_every_building_exactly_once(demo_run: Path, demo_cfg: dict) -> Non
 
 
 @pytest.mark.slow
-def test_demo_values_match_the_store(demo_run: Path, demo_cfg: dict) -> None:
+def test_demo_values_match_the_store(demo_run: Path, demo_cfg: Settings) -> None:
     from windrisk import store
 
-    grid = grid_from_config(demo_cfg)
-    conus = gpd.read_parquet(Path(demo_cfg["results"]) / "conus" / "buildings.parquet")
+    grid = demo_cfg.region_grid()
+    conus = gpd.read_parquet(Path(demo_cfg.results) / "conus" / "buildings.parquet")
     sample = conus.sample(min(300, len(conus)), random_state=0)
     for rid, rows in sample.groupby(sample["region_id"].astype(str)):
-        sentinel = store.read_sentinel(Path(demo_cfg["results"]) / "store" / "regions" / f"{rid}.json")
+        sentinel = store.read_sentinel(Path(demo_cfg.results) / "store" / "regions" / f"{rid}.json")
         ds = store.open_dataset_at(demo_cfg, sentinel["snapshot_id"])
         row, col = grid.pixel_index(rows.geometry.x.to_numpy(), rows.geometry.y.to_numpy())
         for name in b.VARIABLES:
@@ -135,8 +135,8 @@ def test_demo_values_match_the_store(demo_run: Path, demo_cfg: dict) -> None:
 
 
 @pytest.mark.slow
-def test_demo_conus_file_is_valid_for_other_tools(demo_run: Path, demo_cfg: dict) -> None:
-    path = Path(demo_cfg["results"]) / "conus" / "buildings.parquet"
+def test_demo_conus_file_is_valid_for_other_tools(demo_run: Path, demo_cfg: Settings) -> None:
+    path = Path(demo_cfg.results) / "conus" / "buildings.parquet"
     geo = json.loads(pq.read_schema(path).metadata[b"geo"])
     assert geo["version"] == "1.1.0" and geo["columns"]["geometry"]["encoding"] == "point"
     gdf = gpd.read_parquet(path)

@@ -26,6 +26,7 @@ from conftest import CONUS_CONFIG, REPO, run_snakemake
 
 from windrisk import coiled_batch as cb
 from windrisk.plan import job_stats
+from windrisk.settings import CoiledSettings
 
 SCRIPTS = REPO / "scripts" / "coiled"
 SECRET = "s3cr3t-value-never-logged"
@@ -254,10 +255,10 @@ def test_classify_maps_every_coiled_state(result: object, expected: str) -> None
 
 
 def test_run_options_vm_type_wins_and_memory_is_rounded_up() -> None:
-    settings = cb.CoiledSettings(software="env", region="us-west-2")
+    settings = CoiledSettings(software="env", region="us-west-2")
     opts = cb.run_options(settings, name="n", cpu=2, memory_mb=5000, secret_env={}, forward_aws_credentials=False)
     assert opts == {"name": "n", "region": "us-west-2", "software": "env", "cpu": 2, "memory": "5 GiB"}
-    vm = cb.CoiledSettings(container="img", vm_type="m7i.2xlarge")
+    vm = CoiledSettings(container="img", vm_type="m7i.2xlarge")
     opts = cb.run_options(vm, name=None, cpu=2, memory_mb=5000, secret_env={"K": "v"}, forward_aws_credentials=True)
     assert opts == {
         "container": "img",
@@ -267,7 +268,7 @@ def test_run_options_vm_type_wins_and_memory_is_rounded_up() -> None:
     }
     with pytest.raises(cb.CoiledBatchError, match="not both"):
         cb.run_options(
-            cb.CoiledSettings(software="a", container="b"),
+            CoiledSettings(software="a", container="b"),
             name=None,
             cpu=None,
             memory_mb=None,

@@ -79,6 +79,7 @@ def test_defaults_come_from_the_schema_and_only_where_absent() -> None:
     """The schema's ``default`` keywords are the one statement of every default: a config that
     omits a section gets them, a config that sets a key keeps it, and a section without a
     default of its own (``demo``) is not invented."""
+    from windrisk.settings import Settings
     from windrisk.store import commit_settings
 
     raw = _raw(CONUS_CONFIG)
@@ -89,7 +90,7 @@ def test_defaults_come_from_the_schema_and_only_where_absent() -> None:
     cfg = resolve_config(raw)
     assert raw == before  # resolving fills a copy
     commit = schema()["properties"]["store"]["properties"]["commit"]["properties"]
-    settings = commit_settings(cfg)
+    settings = commit_settings(Settings.of(cfg))
     assert (settings.patience_s, settings.poll_max_s, settings.lease_ttl_s) == (
         commit["patience_s"]["default"],
         commit["poll_max_s"]["default"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,12 +19,13 @@ from pyproj import CRS
 from scipy import ndimage
 
 from windrisk import wind
-from windrisk.config import grid_from_config, load_config
+from windrisk.config import load_config
 from windrisk.demo import NODATA, Coast, generate_demo_inputs
 from windrisk.fireweather import derive_distribution
 from windrisk.grid import RegionGrid
 from windrisk.paths import demo_outputs
 from windrisk.rasters import read_on_grid
+from windrisk.settings import Settings
 
 SMALL = {"n_buildings": 12_000, "hours": 96}
 OCEAN_REGIONS = ("y0_x0", "y1_x0", "y2_x0")
@@ -37,7 +37,7 @@ RASTER_KEYS = {
 }
 
 
-def small_config(workdir: Path, seed: int) -> dict[str, Any]:
+def small_config(workdir: Path, seed: int) -> Settings:
     """The demo config with fewer buildings and hours, inputs under ``workdir``."""
     raw = yaml.safe_load(DEMO_CONFIG.read_text())
     raw["demo"] = {**raw["demo"], **SMALL, "seed": seed}
@@ -50,11 +50,11 @@ def small_config(workdir: Path, seed: int) -> dict[str, Any]:
         inputs[key] = str(workdir / inputs[key])
     inputs["wind"]["hourly"] = str(workdir / inputs["wind"]["hourly"])
     cfg["demo"]["dir"] = str(workdir / cfg["demo"]["dir"])
-    return cfg
+    return Settings.of(cfg)
 
 
-def paths_of(cfg: dict[str, Any]) -> dict[str, str]:
-    return demo_outputs(cfg)
+def paths_of(cfg: Settings) -> dict[str, str]:
+    return demo_outputs(cfg.demo)
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:
@@ -65,7 +65,7 @@ def file_bytes(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def via_snakemake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def via_snakemake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
     """Inputs made by the demo_inputs rule (through scripts/demo_inputs.py)."""
     workdir = tmp_path_factory.mktemp("demo_sm")
     cfg = small_config(workdir, seed=7)
@@ -74,7 +74,7 @@ def via_snakemake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
     workdir = tmp_path_factory.mktemp("demo_py")
     cfg = small_config(workdir, seed=7)
     generate_demo_inputs(cfg)
@@ -82,11 +82,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def grid(demo: tuple[Path, dict[str, Any]]) -> RegionGrid:
-    return grid_from_config(demo[1])
+def grid(demo: tuple[Path, Settings]) -> RegionGrid:
+    return demo[1].region_grid()
 
 
-def test_same_seed_gives_identical_bytes(via_snakemake: tuple[Path, dict], demo: tuple[Path, dict]) -> None:
+def test_same_seed_gives_identical_bytes(via_snakemake: tuple[Path, Settings], demo: tuple[Path, Settings]) -> None:
     a, b = file_bytes(via_snakemake[0] / "resources"), file_bytes(demo[0] / "resources")
     assert len(a) > 10 and sorted(a) == sorted(b)
     assert [name for name in a if a[name] != b[name]] == []
@@ -94,7 +94,7 @@ def test_same_seed_gives_identical_bytes(via_snakemake: tuple[Path, dict], demo:
     assert "writing 12000 buildings" in log.read_text()
 
 
-def test_different_seed_gives_different_files(tmp_path: Path, demo: tuple[Path, dict]) -> None:
+def test_different_seed_gives_different_files(tmp_path: Path, demo: tuple[Path, Settings]) -> None:
     cfg = small_config(tmp_path, seed=8)
     generate_demo_inputs(cfg)
     for key, path in paths_of(cfg).items():
@@ -108,7 +108,7 @@ def test_different_seed_gives_different_files(tmp_path: Path, demo: tuple[Path, 
 
 
 @pytest.mark.parametrize("key", RASTER_KEYS)
-def test_rasters_are_product_like(demo: tuple[Path, dict], key: str) -> None:
+def test_rasters_are_product_like(demo: tuple[Path, Settings], key: str) -> None:
     with rasterio.open(paths_of(demo[1])[key]) as src:
         assert src.crs.to_epsg() == 5070 and src.count == 1 and src.dtypes[0] == "float32"
         assert src.nodata == NODATA == -3.4028234663852886e38
@@ -123,7 +123,7 @@ def test_rasters_are_product_like(demo: tuple[Path, dict], key: str) -> None:
         assert 0 <= data.min() and data.max() <= 100 and data.mean() > 10
 
 
-def test_burn_probability_zeros_and_climate_runs(demo: tuple[Path, dict]) -> None:
+def test_burn_probability_zeros_and_climate_runs(demo: tuple[Path, Settings]) -> None:
     paths = paths_of(demo[1])
     with rasterio.open(paths["bp_2011"]) as a, rasterio.open(paths["bp_2047"]) as b:
         bp11, bp47 = a.read(1, masked=True).filled(np.nan), b.read(1, masked=True).filled(np.nan)
@@ -138,12 +138,12 @@ def test_burn_probability_zeros_and_climate_runs(demo: tuple[Path, dict]) -> Non
 
 
 @pytest.fixture(scope="module")
-def bp_on_grid(demo: tuple[Path, dict], grid: RegionGrid) -> np.ndarray:
+def bp_on_grid(demo: tuple[Path, Settings], grid: RegionGrid) -> np.ndarray:
     """BP 2011 on the whole grid as the region jobs read it (gap-filled, nearest onto the grid)."""
     workdir, cfg = demo
     distribution = str(workdir / "wind_direction_distribution.tif")
-    wind_cfg = cfg["inputs"]["wind"]
-    derive_distribution(wind_cfg["hourly"], distribution, wind_cfg["wind_speed_unit"])
+    wind_cfg = cfg.inputs.wind
+    derive_distribution(wind_cfg.hourly, distribution, wind_cfg.wind_speed_unit)
     return wind.load_window_inputs(cfg, grid, grid.full_window, distribution).bp["2011"]
 
 
@@ -184,7 +184,7 @@ def test_zero_patches_cross_region_edges(bp_on_grid: np.ndarray, grid: RegionGri
     assert across.sum() >= 20
 
 
-def test_rps_is_bp_times_crps(demo: tuple[Path, dict]) -> None:
+def test_rps_is_bp_times_crps(demo: tuple[Path, Settings]) -> None:
     paths = paths_of(demo[1])
     with (
         rasterio.open(paths["bp_2011"]) as b,
@@ -198,7 +198,7 @@ def test_rps_is_bp_times_crps(demo: tuple[Path, dict]) -> None:
     np.testing.assert_allclose(rps, bp30 * crps, rtol=1e-6)
 
 
-def test_ocean_regions_are_nodata_in_every_raster(demo: tuple[Path, dict], grid: RegionGrid) -> None:
+def test_ocean_regions_are_nodata_in_every_raster(demo: tuple[Path, Settings], grid: RegionGrid) -> None:
     paths = paths_of(demo[1])
     for key, name in RASTER_KEYS.items():
         for rid in grid.all_region_ids:
@@ -212,7 +212,7 @@ def test_ocean_regions_are_nodata_in_every_raster(demo: tuple[Path, dict], grid:
                 assert nan == 0.0, (key, rid)
 
 
-def test_hourly_store_format(demo: tuple[Path, dict], grid: RegionGrid) -> None:
+def test_hourly_store_format(demo: tuple[Path, Settings], grid: RegionGrid) -> None:
     ds = xr.open_zarr(paths_of(demo[1])["wind"], consolidated=False, zarr_format=3)
     assert {"T2", "TD2", "U10", "V10", "SINALPHA", "COSALPHA", "spatial_ref"} <= set(ds.variables)
     for name in ("T2", "TD2", "U10", "V10"):
@@ -239,7 +239,7 @@ def test_hourly_store_format(demo: tuple[Path, dict], grid: RegionGrid) -> None:
     assert np.isfinite(t2[:, :, np.unique(east)]).mean() > 0.9
 
 
-def test_buildings_are_overture_like(demo: tuple[Path, dict]) -> None:
+def test_buildings_are_overture_like(demo: tuple[Path, Settings]) -> None:
     path = paths_of(demo[1])["buildings"]
     gdf = gpd.read_parquet(path)
     assert gdf.crs.to_epsg() == 4326 and len(gdf) == SMALL["n_buildings"]
@@ -264,7 +264,7 @@ def test_buildings_are_overture_like(demo: tuple[Path, dict]) -> None:
         {k: meta.row_group(i).column(names.index(f"bbox.{k}")).statistics for k in ("xmin", "ymin", "xmax", "ymax")}
         for i in range(meta.num_row_groups)
     ]
-    grid = grid_from_config(demo[1])
+    grid = demo[1].region_grid()
     touched = []
     for rid in grid.all_region_ids:
         left, bottom, right, top = grid.region_bounds(rid)
@@ -277,7 +277,7 @@ def test_buildings_are_overture_like(demo: tuple[Path, dict]) -> None:
     assert np.mean(touched) < 2.0, touched
 
 
-def test_buildings_on_edges_corners_coast_and_outside(demo: tuple[Path, dict], grid: RegionGrid) -> None:
+def test_buildings_on_edges_corners_coast_and_outside(demo: tuple[Path, Settings], grid: RegionGrid) -> None:
     gdf = gpd.read_parquet(paths_of(demo[1])["buildings"])
     centroids = shapely.centroid(gdf.geometry.values)
     x, y = shapely.get_x(centroids), shapely.get_y(centroids)

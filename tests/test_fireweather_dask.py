@@ -28,6 +28,7 @@ from windrisk import fireweather_dask as fwd
 from windrisk.cluster import ClusterError, check_settings, dask_client, slurm_kwargs
 from windrisk.config import DEFAULTS, ConfigError, load_config
 from windrisk.fireweather_dask import TopK
+from windrisk.settings import DaskSettings, Settings, from_mapping
 
 HOURS, NY, NX, CHUNKS = 1000, 9, 7, (96, 5, 4)  # chunks divide neither time nor space
 K = fwd.topk_size(HOURS)  # 11
@@ -107,7 +108,7 @@ def reference(store: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     """The rule's real LocalCluster (dask.cluster: local): 2 worker processes, one thread each."""
-    with dask_client({**DEFAULTS["dask"], "workers": 2}) as cl:
+    with dask_client(_settings(workers=2)) as cl:
         cl.register_plugin(readcount.worker_plugin())
         yield cl
 
@@ -212,7 +213,7 @@ def test_wind_distribution_on_a_running_scheduler_writes_the_blocked_paths_geoti
     new, old = tmp_path / "dask.tif", tmp_path / "blocked.tif"
     with caplog.at_level(logging.INFO):
         fwd.wind_distribution(
-            str(rotated_store), new, dask_settings={"cluster": client.scheduler.address}, progress_every_s=0.01
+            str(rotated_store), new, dask_settings=_settings(cluster=client.scheduler.address), progress_every_s=0.01
         )
     fw.derive_distribution(str(rotated_store), old)
     with rasterio.open(new) as a, rasterio.open(old) as b:
@@ -241,13 +242,13 @@ def test_coiled_wiring_with_a_stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path
         return LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0")
 
     monkeypatch.setitem(sys.modules, "coiled", types.SimpleNamespace(Cluster=cluster))
-    settings = {
-        "cluster": "coiled",
-        "workers": 20,
-        "threads_per_worker": 2,
-        "memory_per_worker": "16GiB",
-        "coiled": {"software": "windrisk-0-1-0", "region": "us-west-2"},
-    }
+    settings = _settings(
+        cluster="coiled",
+        workers=20,
+        threads_per_worker=2,
+        memory_per_worker="16GiB",
+        coiled={"software": "windrisk-0-1-0", "region": "us-west-2"},
+    )
     fwd.wind_distribution(str(store), tmp_path / "d.tif", dask_settings=settings)
     assert calls == [
         {
@@ -294,8 +295,9 @@ def test_a_worker_killed_mid_run_is_recomputed(client: Any, tmp_path: Path, stor
 
 
 # ---- settings and errors -------------------------------------------------------------------
-def _settings(**over: Any) -> dict[str, Any]:
-    return {**DEFAULTS["dask"], **over}
+def _settings(**over: Any) -> DaskSettings:
+    """The ``dask`` section: the schema's defaults with ``over`` (not validated: the checks are tested)."""
+    return from_mapping(DaskSettings, {**DEFAULTS["dask"], **over})
 
 
 @pytest.mark.parametrize(
@@ -395,16 +397,16 @@ def test_a_real_slurm_cluster_computes_the_same(tmp_path: Path, rotated_store: P
 
 
 @pytest.mark.slow
-def test_the_rule_logs_progress_and_equals_the_numpy_path(demo_run: Path, demo_cfg: dict) -> None:
+def test_the_rule_logs_progress_and_equals_the_numpy_path(demo_run: Path, demo_cfg: Settings) -> None:
     """The demo run's wind_distribution job: one Snakemake job on a LocalCluster, a log with the
     cluster, its dashboard line and progress, and the GeoTIFF of the numpy path."""
     from windrisk.paths import RunPaths
 
-    paths = RunPaths(demo_cfg["results"])
+    paths = RunPaths(demo_cfg.results)
     text = Path(paths.log("wind_distribution", "wind_distribution")).read_text()
     assert "Dask cluster: LocalCluster" in text and "Dask dashboard:" in text
     assert "stored chunks read once" in text and "tasks done (100 %)" in text
-    hourly = demo_cfg["inputs"]["wind"]["hourly"]
+    hourly = demo_cfg.inputs.wind.hourly
     ds = xr.open_zarr(hourly, consolidated=False)
     ref = fw.distribution_from_fields(
         *(ds[v].values for v in fw.HOURLY_VARIABLES), ds["SINALPHA"].values, ds["COSALPHA"].values

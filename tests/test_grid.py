@@ -9,18 +9,18 @@ from conftest import CONUS_CONFIG, DEMO_CONFIG, REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from windrisk.config import data_region_ids, grid_from_config, load_config
 from windrisk.grid import RegionGrid, RegionIdError, Window, region_id
+from windrisk.settings import data_region_ids, load_settings
 
 
 @pytest.fixture(scope="module")
 def demo_grid() -> RegionGrid:
-    return grid_from_config(load_config(DEMO_CONFIG))
+    return load_settings(DEMO_CONFIG).region_grid()
 
 
 @pytest.fixture(scope="module")
 def conus_grid() -> RegionGrid:
-    return grid_from_config(load_config(CONUS_CONFIG))
+    return load_settings(CONUS_CONFIG).region_grid()
 
 
 @pytest.fixture(params=["demo", "conus"])
@@ -32,8 +32,7 @@ def test_chunk_layout(demo_grid: RegionGrid, conus_grid: RegionGrid) -> None:
     assert demo_grid.n_chunks == (3, 4) and len(demo_grid.all_region_ids) == 12
     assert conus_grid.n_chunks == (17, 47) and len(conus_grid.all_region_ids) == 799
     assert demo_grid.rows_ascend_north and conus_grid.rows_ascend_north
-    conus_cfg = load_config(CONUS_CONFIG)
-    assert len(data_region_ids(conus_cfg, conus_grid, base_dir=REPO)) == 405
+    assert len(data_region_ids(load_settings(CONUS_CONFIG), conus_grid, base_dir=REPO)) == 405
 
 
 def test_id_index_window_bounds_round_trip(grid: RegionGrid) -> None:
@@ -139,7 +138,7 @@ def test_bad_region_ids_raise_one_error_listing_valid_ids(demo_grid: RegionGrid,
 
 
 def test_ids_outside_the_data_regions_raise(conus_grid: RegionGrid) -> None:
-    allowed = data_region_ids(load_config(CONUS_CONFIG), conus_grid, base_dir=REPO)
+    allowed = data_region_ids(load_settings(CONUS_CONFIG), conus_grid, base_dir=REPO)
     assert "y0_x0" not in allowed
     with pytest.raises(RegionIdError, match="y0_x0"):
         conus_grid.validate_region_ids(["y0_x0"], allowed=allowed)

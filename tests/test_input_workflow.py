@@ -21,9 +21,9 @@ import shapely
 import yaml
 from conftest import DEMO_CONFIG, run_snakemake
 
-from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
 from windrisk.plan import job_stats
+from windrisk.settings import Settings
 
 pytestmark = pytest.mark.slow
 PATHS = RunPaths("results")
@@ -216,11 +216,11 @@ def test_a_deleted_store_is_recomputed_loudly(work: Path) -> None:
     assert len(list((work / "results" / "store" / "regions").glob("*.json.stale"))) == 12
 
 
-def test_every_demo_building_is_accounted_for(demo_run: Path, demo_cfg: dict) -> None:
+def test_every_demo_building_is_accounted_for(demo_run: Path, demo_cfg: Settings) -> None:
     """Input rows = written + dropped + outside the grid, counted independently with shapely."""
-    table = pq.read_table(demo_cfg["inputs"]["buildings"])
+    table = pq.read_table(demo_cfg.inputs.buildings)
     centroids = shapely.centroid(shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False)))
-    grid = RegionGrid.from_config(demo_cfg["grid"])
+    grid = demo_cfg.region_grid()
     outside = int((grid.region_of_points(shapely.get_x(centroids), shapely.get_y(centroids)) == "").sum())
     accounting = json.loads((demo_run / PATHS.buildings_accounting).read_text())
     written = pq.ParquetFile(demo_run / PATHS.conus_buildings).metadata.num_rows

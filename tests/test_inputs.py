@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from affine import Affine
-from conftest import write_tif
+from conftest import demo_settings, write_tif
 
 from windrisk import inputs
 from windrisk.grid import RegionGrid
@@ -132,21 +132,19 @@ def test_plan_names_missing_local_inputs_and_leaves_unreachable_remote_ones_unre
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     bp = str(albers_tif(tmp_path / "bp.tif", bp_values()))
-    config = {
-        "inputs": {
-            "burn_probability": {"2011": bp, "2047": "s3://b/BP_2047.tif"},
-            "crps": str(tmp_path / "typo" / "CRPS.tif"),
-            "rps": "made/RPS.tif",
-            "wind": {"distribution": bp},
-            "buildings": "s3://b/buildings.parquet",
-        }
+    section = {
+        "burn_probability": {"2011": bp, "2047": "s3://b/BP_2047.tif"},
+        "crps": str(tmp_path / "typo" / "CRPS.tif"),
+        "rps": "made/RPS.tif",
+        "wind": {"distribution": bp},
+        "buildings": "s3://b/buildings.parquet",
     }
     with pytest.raises(inputs.InputCheckError) as info:
-        inputs.plan_identities(config, {"made/RPS.tif": "demo_inputs"}, None)
-    assert [p.split(":")[0] for p in info.value.problems] == ["inputs.crps (" + config["inputs"]["crps"] + ")"]
+        inputs.plan_identities(demo_settings(inputs=section), {"made/RPS.tif": "demo_inputs"}, None)
+    assert [p.split(":")[0] for p in info.value.problems] == ["inputs.crps (" + section["crps"] + ")"]
     assert "does not exist" in str(info.value) and "Fix:" in str(info.value)
-    config["inputs"]["crps"] = bp
-    planned = inputs.plan_identities(config, {"made/RPS.tif": "demo_inputs"}, None)
+    section["crps"] = bp
+    planned = inputs.plan_identities(demo_settings(inputs=section), {"made/RPS.tif": "demo_inputs"}, None)
     rasters = planned["rasters"]
     assert rasters.identities["rps"] == {"produced_by": "demo_inputs"} and rasters.produced == ["rps"]
     assert rasters.unresolved == ["burn_probability.2047"]
@@ -241,16 +239,15 @@ def test_hourly_store_problems(tmp_path: Path) -> None:
 def test_check_group_reports_every_problem_at_once(tmp_path: Path) -> None:
     good = str(albers_tif(tmp_path / "good.tif", bp_values()))
     no_crs = str(albers_tif(tmp_path / "nocrs.tif", bp_values(), crs=None))
-    config = {
-        "inputs": {
+    config = demo_settings(
+        inputs={
             "burn_probability": {"2011": no_crs, "2047": good},
             "crps": good,
             "rps": str(tmp_path / "gone.tif"),
             "wind": {"hourly": "x"},
             "buildings": "x",
-        },
-        "buildings": {"max_dropped_fraction": 0.001},
-    }
+        }
+    )
     planned = {
         "burn_probability.2011": inputs.identity(no_crs),
         "burn_probability.2047": inputs.identity(good),

@@ -11,7 +11,7 @@ from conftest import CONUS_CONFIG
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from windrisk.config import grid_from_config, load_config
+from windrisk.settings import load_settings
 from windrisk.wind import (
     DIRECTIONS,
     KERNEL_SIZE,
@@ -54,7 +54,7 @@ def test_kernels_are_binary_normalised_and_mirror_each_other(size: tuple[float, 
 
 
 def test_nonzero_counts_on_the_published_grid_from_24_to_50_north() -> None:
-    grid = grid_from_config(load_config(CONUS_CONFIG))
+    grid = load_settings(CONUS_CONFIG).region_grid()
     checked = []
     for row in range(grid.n_chunks[0]):
         rid = f"y{row}_x0"

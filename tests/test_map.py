@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from conftest import DEMO_CONFIG, REPO
 
-from windrisk.config import grid_from_config, load_config
 from windrisk.serve import make_server, server_url
+from windrisk.settings import TilesSettings, load_settings
 from windrisk.web import MapPageError, page_config, write_map_page
 
 CHROMIUM_FLAGS = (
@@ -188,9 +188,9 @@ def small_tiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_page_is_written_with_vendored_assets(small_tiles: Path) -> None:
-    cfg = load_config(DEMO_CONFIG)
-    grid = grid_from_config(cfg)
-    page = write_map_page(small_tiles, small_tiles.parent / "index.html", cfg["tiles"], grid, grid.all_region_ids)
+    settings = load_settings(DEMO_CONFIG)
+    grid = settings.region_grid()
+    page = write_map_page(small_tiles, small_tiles.parent / "index.html", settings.tiles, grid, grid.all_region_ids)
     html = page.read_text()
     config = json.loads(html.split('type="application/json">')[1].split("</script>")[0])
     assert config["pmtiles"] == "buildings.pmtiles" and config["layer"] == "buildings"
@@ -214,12 +214,12 @@ def test_page_is_written_with_vendored_assets(small_tiles: Path) -> None:
 
 def test_layer_mismatch_is_a_clear_error(small_tiles: Path) -> None:
     with pytest.raises(MapPageError, match="tiles.layer"):
-        page_config(small_tiles, {"layer": "houses"})
+        page_config(small_tiles, TilesSettings(layer="houses", min_zoom=0, max_zoom=14))
 
 
 def test_missing_pmtiles_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MapPageError, match="does not exist"):
-        page_config(tmp_path / "buildings.pmtiles", {"layer": "buildings"})
+        page_config(tmp_path / "buildings.pmtiles", TilesSettings(layer="buildings", min_zoom=0, max_zoom=14))
 
 
 def test_vendored_libraries_are_pinned_and_small() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from windrisk import ocr_compat, wind
-from windrisk.config import ConfigError, validate_config
+from windrisk.config import ConfigError, config_hash, validate_config
 from windrisk.fireweather import DIRECTIONS
 from windrisk.grid import RegionGrid, Window
 
@@ -167,7 +167,7 @@ def test_compat_needs_the_published_grid_layout() -> None:
         wind.window_geometry(window_grid(north_up=True), "y0_x0", window_grid().full_window, COMPAT)
     from conftest import demo_config_in
 
-    cfg = demo_config_in(Path("/nonexistent"))
+    cfg = demo_config_in(Path("/nonexistent")).as_config()
     cfg["method"] = {"compat": ocr_compat.OCR_V1_1_0}
     validate_config(cfg)
     cfg["grid"]["transform"] = [30.0, 0.0, -2_000_000.0, 0.0, -30.0, 3_000_000.0]
@@ -184,13 +184,14 @@ def test_compat_enters_the_region_provenance_only_when_set() -> None:
 
     from windrisk import store
 
-    cfg = demo_config_in(Path("/nonexistent"))
-    cfg.pop("method", None)
-    before = store.region_config_hash(cfg)
-    cfg["method"] = {"compat": None}
-    assert store.region_config_hash(cfg) == before  # runs made before the option keep their regions
-    cfg["method"] = {"compat": ocr_compat.OCR_V1_1_0}
-    assert store.region_config_hash(cfg) != before  # switching the mode reruns every region
+    settings = demo_config_in(Path("/nonexistent"))
+    raw = settings.as_config()
+    raw.pop("method")
+    assert config_hash({"grid": {k: v for k, v in raw["grid"].items() if k != "data_regions"}}) == (
+        store.region_config_hash(settings)
+    )  # runs made before the option keep their regions
+    compat = settings.updated({"method": {"compat": ocr_compat.OCR_V1_1_0}})
+    assert store.region_config_hash(compat) != store.region_config_hash(settings)  # switching reruns every region
 
 
 @pytest.mark.parametrize("name", ocr_compat.NAMES)

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import DEMO_CONFIG, run_snakemake
 
-from windrisk.config import grid_from_config, load_config
 from windrisk.grid import RegionGrid, Window
 from windrisk.report import (
     Mosaic,
@@ -27,6 +26,7 @@ from windrisk.report import (
     write_benchmark_csv,
     write_benchmark_html,
 )
+from windrisk.settings import Settings, load_settings
 from windrisk.variables import VARIABLES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -34,12 +34,12 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # ---- a small store: 2 x 3 regions of 20 x 20 px, rows ascending northward -------------------
 @pytest.fixture(scope="module")
-def small_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, RegionGrid, dict[str, Path], np.ndarray]:
+def small_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, RegionGrid, dict[str, Path], np.ndarray]:
     """A store whose rps_2011 is ``global_row * 1000 + global_col`` (rps_2047 twice that)."""
     from windrisk.store import ensure_template, write_region, write_sentinel
 
     root = tmp_path_factory.mktemp("small_store")
-    cfg = load_config(
+    cfg = load_settings(
         DEMO_CONFIG,
         {
             "results": str(root / "results"),
@@ -47,7 +47,7 @@ def small_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, RegionG
             "grid": {"transform": [0.01, 0.0, -123.0, 0.0, 0.01, 38.0], "shape": [40, 55], "chunks": [20, 20]},
         },
     )
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     ensure_template(cfg, grid)
     rows, cols = np.mgrid[0 : grid.shape[0], 0 : grid.shape[1]]
     full = (rows * 1000 + cols).astype(np.float32)
@@ -157,10 +157,10 @@ def test_benchmark_summary(tmp_path: Path) -> None:
 
 # ---- the demo run's report ------------------------------------------------------------------
 @pytest.mark.slow
-def test_demo_report(demo_run: Path, demo_cfg: dict) -> None:
+def test_demo_report(demo_run: Path, demo_cfg: Settings) -> None:
     report_zip = demo_run / "report.zip"
     run_snakemake(demo_run, "--report", str(report_zip))
-    grid = grid_from_config(demo_cfg)
+    grid = demo_cfg.region_grid()
     with zipfile.ZipFile(report_zip) as archive:
         members = {Path(name).name: name for name in archive.namelist()}
         pngs = {name: archive.read(path) for name, path in members.items() if name.endswith(".png")}

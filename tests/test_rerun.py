@@ -21,7 +21,6 @@ import zarr
 from conftest import demo_config_in, run_snakemake
 
 from windrisk import codeversion
-from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
 from windrisk.plan import job_stats
 
@@ -94,9 +93,9 @@ def test_clearing_a_written_mark_in_the_store_reruns_that_region(work: Path) -> 
     from windrisk.store import open_repo
 
     repo = open_repo(cfg)
-    session = repo.writable_session(cfg["store"]["branch"])
+    session = repo.writable_session(cfg.store.branch)
     written = zarr.open_array(session.store, path="written", mode="r+")
-    written[RegionGrid.from_config(cfg["grid"]).chunk_index(REGION)] = 0
+    written[cfg.region_grid().chunk_index(REGION)] = 0
     session.commit(f"test: clear the written mark of {REGION}")
     stats, regions = dry_run(work)  # the parse-time reconcile hook sets the sentinel aside
     assert stats == REGION_WIND
@@ -120,7 +119,7 @@ def test_region_computed_by_another_code_version_is_rerun(work: Path) -> None:
 def test_changed_input_reruns_the_jobs_reading_it(work: Path) -> None:
     """The buildings input is read by every buildings_region job and by nothing upstream; its new
     content is checked first (a new check report, named by the new identity)."""
-    buildings = work / demo_config_in(work)["inputs"]["buildings"]
+    buildings = work / demo_config_in(work).inputs.buildings
     with buildings.open("ab") as f:  # new content: checksum and mtime both change
         f.write(b"\0")
     stats, regions = dry_run(work)

@@ -19,43 +19,42 @@ from test_ocr_compat import published_wind_informed_bp
 from test_wind import oracle_wind_informed_bp
 
 from windrisk import ocr_compat, wind
-from windrisk.config import grid_from_config
 from windrisk.demo import generate_demo_inputs
 from windrisk.fireweather import derive_distribution
 from windrisk.grid import Window
 from windrisk.rasters import read_on_grid
+from windrisk.settings import Settings
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
 TOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
     """Demo inputs and their derived wind distribution in a temp folder; buffer = required halo."""
     workdir = tmp_path_factory.mktemp("wind_demo")
-    cfg = demo_config_in(workdir)
-    cfg["demo"].update(hours=240, n_buildings=1000)
+    cfg = demo_config_in(workdir).updated({"demo": {"hours": 240, "n_buildings": 1000}})
     generate_demo_inputs(cfg)
     distribution = str(workdir / "wind_direction_distribution.tif")
-    derive_distribution(cfg["inputs"]["wind"]["hourly"], distribution, cfg["inputs"]["wind"]["wind_speed_unit"])
-    grid = grid_from_config(cfg)
-    cfg["grid"]["buffer_px"] = max(wind.required_halo_px(grid.pixel_size_m(r)) for r in grid.all_region_ids)
-    return cfg, distribution
+    derive_distribution(cfg.inputs.wind.hourly, distribution, cfg.inputs.wind.wind_speed_unit)
+    grid = cfg.region_grid()
+    halo = max(wind.required_halo_px(grid.pixel_size_m(r)) for r in grid.all_region_ids)
+    return cfg.updated({"grid": {"buffer_px": halo}}), distribution
 
 
 @pytest.fixture(scope="module")
-def alone(demo: tuple[dict, str]) -> dict[str, dict[str, np.ndarray]]:
+def alone(demo: tuple[Settings, str]) -> dict[str, dict[str, np.ndarray]]:
     """Every demo region computed alone by compute_region."""
     cfg, distribution = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     return {rid: wind.compute_region(cfg, grid, rid, distribution) for rid in grid.all_region_ids}
 
 
 @pytest.fixture(scope="module")
-def whole(demo: tuple[dict, str]) -> wind.WindowInputs:
+def whole(demo: tuple[Settings, str]) -> wind.WindowInputs:
     """The inputs on the whole grid window, read like a region's."""
     cfg, distribution = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     return wind.load_window_inputs(cfg, grid, grid.full_window, distribution)
 
 
@@ -68,10 +67,10 @@ def reached_by_spreading(
 
 
 def test_every_region_alone_equals_the_whole_grid(
-    demo: tuple[dict, str], whole: wind.WindowInputs, alone: dict[str, dict[str, np.ndarray]]
+    demo: tuple[Settings, str], whole: wind.WindowInputs, alone: dict[str, dict[str, np.ndarray]]
 ) -> None:
     cfg, _ = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     by_size: dict[tuple[float, float], dict[str, np.ndarray]] = {}
     for rid in grid.all_region_ids:
         size = grid.pixel_size_m(rid)
@@ -101,10 +100,10 @@ def test_every_region_alone_equals_the_whole_grid(
     assert np.isnan(alone["y1_x0"]["bp_2011"]).all()
 
 
-def test_spreading_changes_much_of_every_land_region(demo: tuple[dict, str], whole: wind.WindowInputs) -> None:
+def test_spreading_changes_much_of_every_land_region(demo: tuple[Settings, str], whole: wind.WindowInputs) -> None:
     """Not vacuous: the seams compared above hold values the spreading made, on every land region."""
     cfg, _ = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     bp = whole.bp["2011"]
     size = grid.pixel_size_m(grid.all_region_ids[0])
     reached = reached_by_spreading(bp, whole.distribution, size, grid.rows_ascend_north)
@@ -116,9 +115,9 @@ def test_spreading_changes_much_of_every_land_region(demo: tuple[dict, str], who
     assert len(shares) == 9 and min(shares.values()) >= 0.1, shares
 
 
-def test_fast_path_matches_oracle_on_demo_data(demo: tuple[dict, str]) -> None:
+def test_fast_path_matches_oracle_on_demo_data(demo: tuple[Settings, str]) -> None:
     cfg, distribution = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     # Across regions y0_x1..y0_x3: ocean (NaN), coast, non-burnable zeros, gap-filled zeros.
     window = Window(0, 400, 550, 1500)
     inputs = wind.load_window_inputs(cfg, grid, window, distribution)
@@ -133,28 +132,28 @@ def test_fast_path_matches_oracle_on_demo_data(demo: tuple[dict, str]) -> None:
     assert np.nanmax(np.abs(fast - ref)) <= TOL
 
 
-def test_gap_fill_and_riley_outputs(demo: tuple[dict, str], alone: dict[str, dict[str, np.ndarray]]) -> None:
+def test_gap_fill_and_riley_outputs(demo: tuple[Settings, str], alone: dict[str, dict[str, np.ndarray]]) -> None:
     cfg, distribution = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     window = grid.region_window("y1_x2")
-    raw = read_on_grid(cfg["inputs"]["burn_probability"]["2011"], grid, window, name="bp")
+    raw = read_on_grid(cfg.inputs.burn_probability["2011"], grid, window, name="bp")
     filled = wind.load_window_inputs(cfg, grid, window, distribution).bp["2011"]
     changed = raw != filled
     assert changed.any() and (raw[changed] == 0).all() and (filled[changed] > 0).all()
     np.testing.assert_array_equal(alone["y1_x2"]["bp_2011_riley"], raw)  # unmodified input
 
 
-def test_too_small_a_buffer_is_refused(demo: tuple[dict, str]) -> None:
+def test_too_small_a_buffer_is_refused(demo: tuple[Settings, str]) -> None:
     cfg, distribution = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     small = {**cfg, "grid": {**cfg["grid"], "buffer_px": 20}}
     with pytest.raises(ValueError, match=r"grid.buffer_px is 20 .* set grid.buffer_px >= "):
         wind.compute_region(small, grid, "y0_x0", distribution)
 
 
-def test_a_distribution_without_8_bands_is_refused(demo: tuple[dict, str], tmp_path: Path) -> None:
+def test_a_distribution_without_8_bands_is_refused(demo: tuple[Settings, str], tmp_path: Path) -> None:
     cfg, distribution = demo
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     bad = tmp_path / "one_band.tif"
     with rasterio.open(distribution) as src:
         profile = {**src.profile, "count": 1}
@@ -165,11 +164,11 @@ def test_a_distribution_without_8_bands_is_refused(demo: tuple[dict, str], tmp_p
         wind.load_region_inputs(cfg, grid, "y0_x0", str(bad))
 
 
-def test_compat_region_equals_the_published_arithmetic_on_demo_data(demo: tuple[dict, str]) -> None:
+def test_compat_region_equals_the_published_arithmetic_on_demo_data(demo: tuple[Settings, str]) -> None:
     """A demo region in ``ocr-v1.1.0`` mode against the published functions re-stated on its window."""
     cfg, distribution = demo
     cfg = {**cfg, "grid": {**cfg["grid"], "buffer_px": 160}}  # the shipped buffer covers either layout
-    grid = grid_from_config(cfg)
+    grid = cfg.region_grid()
     rid = "y1_x2"
     got = wind.compute_region(cfg, grid, rid, distribution, ocr_compat.Deviations())["bp_2011"]
     window = grid.buffered_window(rid, 160)

@@ -3,7 +3,6 @@ region writes and their proof, sentinels, done-ness and parse-time reconciliatio
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import hashlib
 import json
@@ -16,33 +15,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from _store_worker import PROVENANCE, delete_chunk, expected_arrays, region_chunk_ids, small_config
+from _store_worker import PROVENANCE, delete_chunk, expected_arrays, region_chunk_ids, small_settings
 from s3server import free_port, new_bucket, s3_endpoint, s3_store_section  # noqa: F401 - fixture
 
 from windrisk import readcount, store
 from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
+from windrisk.settings import Settings
 from windrisk.variables import VARIABLES
 
 
 @pytest.fixture
 def local_cfg(tmp_path: Path) -> dict:
-    return small_config({"url": str(tmp_path / "store.icechunk")})
+    return small_settings({"url": str(tmp_path / "store.icechunk")})
 
 
 @pytest.fixture(params=["local", "s3"])
 def any_cfg(request: pytest.FixtureRequest, tmp_path: Path) -> dict:
     if request.param == "local":
-        return small_config({"url": str(tmp_path / "store.icechunk")})
+        return small_settings({"url": str(tmp_path / "store.icechunk")})
     endpoint = request.getfixturevalue("s3_endpoint")
-    return small_config(s3_store_section(endpoint, new_bucket(endpoint)))
+    return small_settings(s3_store_section(endpoint, new_bucket(endpoint)))
 
 
-def grid_of(cfg: dict) -> RegionGrid:
-    return RegionGrid.from_config(cfg["grid"])
+def grid_of(cfg: Settings) -> RegionGrid:
+    return cfg.region_grid()
 
 
-def write(cfg: dict, rid: str, sentinel_dir: Path | None = None) -> dict:
+def write(cfg: Settings, rid: str, sentinel_dir: Path | None = None) -> dict:
     grid = grid_of(cfg)
     payload = store.write_region(cfg, grid, rid, expected_arrays(grid, rid), PROVENANCE)
     if sentinel_dir is not None:
@@ -50,14 +50,14 @@ def write(cfg: dict, rid: str, sentinel_dir: Path | None = None) -> dict:
     return payload
 
 
-def record_of(cfg: dict, payload: dict) -> dict:
+def record_of(cfg: Settings, payload: dict) -> dict:
     """What the commit a sentinel names recorded for its region."""
     info = store.open_repo(cfg).lookup_snapshot(payload["snapshot_id"])
     return store.region_records(info)[payload["region_id"]]
 
 
-def chunks_dir(cfg: dict) -> Path:
-    return Path(cfg["store"]["url"]) / "chunks"
+def chunks_dir(cfg: Settings) -> Path:
+    return Path(cfg.store.url) / "chunks"
 
 
 def assert_region_equal(got: dict, want: dict) -> None:
@@ -66,7 +66,7 @@ def assert_region_equal(got: dict, want: dict) -> None:
 
 
 # ---- template ---------------------------------------------------------------------------
-def test_template_once_idempotent_and_complete(any_cfg: dict) -> None:
+def test_template_once_idempotent_and_complete(any_cfg: Settings) -> None:
     grid = grid_of(any_cfg)
     first = store.ensure_template(any_cfg, grid)
     again = store.ensure_template(any_cfg, grid)
@@ -86,22 +86,21 @@ def test_template_once_idempotent_and_complete(any_cfg: dict) -> None:
     assert np.isnan(ds["crps"].values).all()
 
 
-def test_template_for_another_grid_is_refused(any_cfg: dict) -> None:
+def test_template_for_another_grid_is_refused(any_cfg: Settings) -> None:
     store.ensure_template(any_cfg, grid_of(any_cfg))
-    other = copy.deepcopy(any_cfg)
-    other["grid"]["shape"] = [96, 160]
+    other = any_cfg.updated({"grid": {"shape": [96, 160]}})
     with pytest.raises(store.TemplateMismatchError, match=r"grid\.shape.*store\.url"):
         store.ensure_template(other, grid_of(other))
 
 
-def test_write_region_needs_a_template(local_cfg: dict) -> None:
+def test_write_region_needs_a_template(local_cfg: Settings) -> None:
     with pytest.raises(store.StoreError, match="store_template"):
         write(local_cfg, "y1_x1")
-    assert not Path(local_cfg["store"]["url"]).exists()  # region jobs never create the store
+    assert not Path(local_cfg.store.url).exists()  # region jobs never create the store
 
 
 # ---- region writes ----------------------------------------------------------------------------
-def test_region_roundtrip_provenance_and_proof(any_cfg: dict) -> None:
+def test_region_roundtrip_provenance_and_proof(any_cfg: Settings) -> None:
     grid = grid_of(any_cfg)
     template = store.ensure_template(any_cfg, grid)["template_snapshot_id"]
     first = write(any_cfg, "y1_x2")
@@ -126,7 +125,7 @@ def test_region_roundtrip_provenance_and_proof(any_cfg: dict) -> None:
 
 def test_data_sha256_canonicalises_nans_without_changing_the_hash() -> None:
     """Hashes of stores written before hashing stopped copying still match: the same bytes are hashed."""
-    grid = RegionGrid.from_config(small_config({})["grid"])
+    grid = small_settings({"url": "unused"}).region_grid()
     arrays = expected_arrays(grid, "y1_x1")  # NaNs as np.nan sets them: canonical
     negative = {name: np.where(np.isnan(a), -np.float32(np.nan), a) for name, a in arrays.items()}  # as 0/0 makes
     assert (negative["crps"].view(np.uint32) == 0xFFC00000).any()
@@ -146,7 +145,7 @@ def test_data_sha256_canonicalises_nans_without_changing_the_hash() -> None:
     assert (negative["crps"].view(np.uint32) == 0xFFC00000).any()  # the caller's array is left alone
 
 
-def test_proof_compares_chunk_refs_and_reads_no_chunk_data(local_cfg: dict) -> None:
+def test_proof_compares_chunk_refs_and_reads_no_chunk_data(local_cfg: Settings) -> None:
     """Writing (with its proof) and the retry check read manifests only: the kernel sees no chunk read."""
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
@@ -164,7 +163,7 @@ def test_proof_compares_chunk_refs_and_reads_no_chunk_data(local_cfg: dict) -> N
     assert info is None and "chunk refs of y1_x2" in why
 
 
-def test_a_constant_region_kept_inline_proves_and_is_recognised(local_cfg: dict) -> None:
+def test_a_constant_region_kept_inline_proves_and_is_recognised(local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
     zeros = {name: np.zeros(grid.chunks, np.float32) for name in VARIABLES}
@@ -174,13 +173,13 @@ def test_a_constant_region_kept_inline_proves_and_is_recognised(local_cfg: dict)
     assert store.committed_sentinel(local_cfg, grid, "y2_x1", PROVENANCE) == payload
 
 
-def test_rewrite_changes_the_sentinel(local_cfg: dict) -> None:
+def test_rewrite_changes_the_sentinel(local_cfg: Settings) -> None:
     store.ensure_template(local_cfg, grid_of(local_cfg))
     one, two = write(local_cfg, "y2_x2"), write(local_cfg, "y2_x2")
     assert one["snapshot_id"] != two["snapshot_id"] and one["data_sha256"] == two["data_sha256"]
 
 
-def test_bad_arrays_name_the_problem(local_cfg: dict) -> None:
+def test_bad_arrays_name_the_problem(local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
     arrays = expected_arrays(grid, "y1_x1")
@@ -191,7 +190,7 @@ def test_bad_arrays_name_the_problem(local_cfg: dict) -> None:
         store.write_region(local_cfg, grid, "y1_x1", arrays, PROVENANCE)
 
 
-def test_lost_commit_is_written_again(local_cfg: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lost_commit_is_written_again(local_cfg: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A commit whose snapshot is not on the branch (as Icechunk's local backend can lose) is redone."""
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
@@ -207,7 +206,7 @@ def test_lost_commit_is_written_again(local_cfg: dict, monkeypatch: pytest.Monke
 
 
 def test_a_commit_that_never_proves_fails_after_the_bounded_tries(
-    local_cfg: dict, monkeypatch: pytest.MonkeyPatch
+    local_cfg: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The one bound on a region's commits (docs/architecture.md, "Retries"): PROOF_TRIES writes,
     then a CommitError with the fix; no other loop multiplies it."""
@@ -224,10 +223,10 @@ def test_a_commit_that_never_proves_fails_after_the_bounded_tries(
     assert len(calls) == store.PROOF_TRIES == len(set(calls))  # each try a new commit
 
 
-def test_a_held_lease_fails_the_writer_after_its_patience(local_cfg: dict) -> None:
+def test_a_held_lease_fails_the_writer_after_its_patience(local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
-    local_cfg["store"]["commit"].update(patience_s=0.5)
+    local_cfg = local_cfg.updated({"store": {"commit": {"patience_s": 0.5}}})
     fd = os.open(store.lock_path(local_cfg), os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -240,7 +239,7 @@ def test_a_held_lease_fails_the_writer_after_its_patience(local_cfg: dict) -> No
 
 
 # ---- sentinels and done-ness -----------------------------------------------------------------
-def test_sentinel_roundtrip_and_errors(tmp_path: Path, local_cfg: dict) -> None:
+def test_sentinel_roundtrip_and_errors(tmp_path: Path, local_cfg: Settings) -> None:
     store.ensure_template(local_cfg, grid_of(local_cfg))
     payload = write(local_cfg, "y1_x1")
     path = tmp_path / "s" / "y1_x1.json"
@@ -254,7 +253,7 @@ def test_sentinel_roundtrip_and_errors(tmp_path: Path, local_cfg: dict) -> None:
         store.read_sentinel(path)
 
 
-def test_status_states_and_reconcile(tmp_path: Path, local_cfg: dict) -> None:
+def test_status_states_and_reconcile(tmp_path: Path, local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     results = Path(paths.results)
@@ -271,7 +270,7 @@ def test_status_states_and_reconcile(tmp_path: Path, local_cfg: dict) -> None:
     assert zarr.open_array(session.store, path="bp_2011", mode="r").nchunks_initialized == 2  # y1_x1, y2_x2
 
     # The store is thrown away and made again: both sentinels now name snapshots that are gone.
-    shutil.rmtree(local_cfg["store"]["url"])
+    shutil.rmtree(local_cfg.store.url)
     store.ensure_template(local_cfg, grid)
     states = {s.region_id: s.state for s in store.region_status(local_cfg, grid, rids, paths)}
     assert states["y0_x0"] == states["y1_x1"] == "stale" and states["y2_x2"] == "missing"
@@ -280,7 +279,7 @@ def test_status_states_and_reconcile(tmp_path: Path, local_cfg: dict) -> None:
     assert {s.state for s in store.region_status(local_cfg, grid, rids, paths)} == {"missing"}
 
 
-def test_branch_reset_makes_sentinels_stale(tmp_path: Path, local_cfg: dict) -> None:
+def test_branch_reset_makes_sentinels_stale(tmp_path: Path, local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     template = store.ensure_template(local_cfg, grid)["template_snapshot_id"]
@@ -291,7 +290,7 @@ def test_branch_reset_makes_sentinels_stale(tmp_path: Path, local_cfg: dict) -> 
     assert state.state == "stale" and "not on the branch" in state.reason
 
 
-def test_parse_time_hook_never_creates_and_fails_soft(tmp_path: Path, local_cfg: dict, capsys) -> None:
+def test_parse_time_hook_never_creates_and_fails_soft(tmp_path: Path, local_cfg: Settings, capsys) -> None:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     regions = list(grid.all_region_ids)
@@ -303,27 +302,28 @@ def test_parse_time_hook_never_creates_and_fails_soft(tmp_path: Path, local_cfg:
     # A sentinel whose store does not exist is stale (set aside, loudly), and no store is created.
     assert store.reconcile_at_parse_time(local_cfg, grid, paths, regions) == [regions[0]]
     assert "store they name is gone" in capsys.readouterr().err
-    assert not Path(local_cfg["store"]["url"]).exists()
-    dead = small_config(s3_store_section(f"http://127.0.0.1:{free_port()}", "nobucket"))
+    assert not Path(local_cfg.store.url).exists()
+    dead = small_settings(s3_store_section(f"http://127.0.0.1:{free_port()}", "nobucket"))
     started = time.monotonic()
     assert store.reconcile_at_parse_time(dead, grid, paths, regions) == []
     assert time.monotonic() - started < 60
     assert "could not check region sentinels" in capsys.readouterr().err
 
 
-def test_sentinel_of_another_store_is_stale(tmp_path: Path, local_cfg: dict) -> None:
+def test_sentinel_of_another_store_is_stale(tmp_path: Path, local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     store.ensure_template(local_cfg, grid)
     write(local_cfg, "y1_x1", Path(paths.results))
-    other = copy.deepcopy(local_cfg)
-    other["store"]["url"] = str(tmp_path / "other.icechunk")
+    other = local_cfg.updated({"store": {"url": str(tmp_path / "other.icechunk")}})
     store.ensure_template(other, grid)
     [state] = store.region_status(other, grid, ["y1_x1"], paths)
     assert state.state == "stale" and "names the store" in state.reason
 
 
-def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(tmp_path: Path, local_cfg: dict) -> None:
+def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(
+    tmp_path: Path, local_cfg: Settings
+) -> None:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     store.ensure_template(local_cfg, grid)
@@ -356,7 +356,7 @@ def test_adoption_rewrites_identical_sentinels_only_for_the_same_provenance(tmp_
     assert not again.adopted and "code_version" in again.reason
 
 
-def test_committed_sentinel_skips_only_a_provably_landed_region_of_this_provenance(local_cfg: dict) -> None:
+def test_committed_sentinel_skips_only_a_provably_landed_region_of_this_provenance(local_cfg: Settings) -> None:
     """A retried job writes the sentinel without computing only when the region's data reads back."""
     grid = grid_of(local_cfg)
     assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) is None  # no store yet
@@ -373,7 +373,7 @@ def test_committed_sentinel_skips_only_a_provably_landed_region_of_this_provenan
     assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) is None  # chunk gone: recompute
 
 
-def test_committed_sentinel_takes_the_newest_write_and_refuses_chunks_changed_since(local_cfg: dict) -> None:
+def test_committed_sentinel_takes_the_newest_write_and_refuses_chunks_changed_since(local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
     first, second = write(local_cfg, "y1_x0"), write(local_cfg, "y1_x0")  # same provenance, new chunks
@@ -386,7 +386,7 @@ def test_committed_sentinel_takes_the_newest_write_and_refuses_chunks_changed_si
     assert store.committed_sentinel(local_cfg, grid, "y1_x0", PROVENANCE) is None
 
 
-def test_committed_sentinel_of_a_commit_without_chunk_refs_reads_the_data(local_cfg: dict) -> None:
+def test_committed_sentinel_of_a_commit_without_chunk_refs_reads_the_data(local_cfg: Settings) -> None:
     """Stores written before chunk refs were recorded keep working: their data is read and hashed."""
     grid = grid_of(local_cfg)
     store.ensure_template(local_cfg, grid)
@@ -405,7 +405,7 @@ def test_committed_sentinel_of_a_commit_without_chunk_refs_reads_the_data(local_
 
 
 # ---- group commit ----------------------------------------------------------------------------
-def hand_over(cfg: dict, rid: str, *, chunk_refs: bool = True) -> str:
+def hand_over(cfg: Settings, rid: str, *, chunk_refs: bool = True) -> str:
     """Write a region through a fork and queue it, as a region job does, without waiting.
     ``chunk_refs=False``: record it as windrisk did before it recorded chunk refs."""
     grid = grid_of(cfg)
@@ -425,7 +425,7 @@ def hand_over(cfg: dict, rid: str, *, chunk_refs: bool = True) -> str:
     return ticket
 
 
-def test_waiting_regions_land_in_one_commit_with_their_records(any_cfg: dict) -> None:
+def test_waiting_regions_land_in_one_commit_with_their_records(any_cfg: Settings) -> None:
     grid = grid_of(any_cfg)
     store.ensure_template(any_cfg, grid)
     tickets = [hand_over(any_cfg, rid) for rid in ("y0_x1", "y1_x1", "y2_x1")]
@@ -440,7 +440,7 @@ def test_waiting_regions_land_in_one_commit_with_their_records(any_cfg: dict) ->
     assert store.group_committer(any_cfg).pending() == [] and store.commit_waiting(any_cfg) == 0
 
 
-def test_a_newer_write_of_a_region_supersedes_the_older_and_bad_tickets_are_refused(local_cfg: dict) -> None:
+def test_a_newer_write_of_a_region_supersedes_the_older_and_bad_tickets_are_refused(local_cfg: Settings) -> None:
     store.ensure_template(local_cfg, grid_of(local_cfg))
     older, newer = hand_over(local_cfg, "y1_x2"), hand_over(local_cfg, "y1_x2")
     committer = store.group_committer(local_cfg)
@@ -452,7 +452,7 @@ def test_a_newer_write_of_a_region_supersedes_the_older_and_bad_tickets_are_refu
     assert len(refused) == 1 and "cannot be read" in json.loads(committer.area.get(refused[0]))["error"]
 
 
-def test_gc_refuses_while_a_run_writes_and_names_the_way_out(tmp_path: Path, local_cfg: dict) -> None:
+def test_gc_refuses_while_a_run_writes_and_names_the_way_out(tmp_path: Path, local_cfg: Settings) -> None:
     grid = grid_of(local_cfg)
     paths = RunPaths(str(tmp_path / "results"))
     store.ensure_template(local_cfg, grid)
@@ -460,7 +460,9 @@ def test_gc_refuses_while_a_run_writes_and_names_the_way_out(tmp_path: Path, loc
     with pytest.raises(store.StoreError, match="commit-waiting"):
         store.collect_garbage(local_cfg, grid, paths, list(grid.all_region_ids), timedelta(0))
     store.commit_waiting(local_cfg)
-    local_cfg["store"]["gc"]["safety_window_s"] = 600  # writers silent for longer count as dead
+    local_cfg = local_cfg.updated(
+        {"store": {"gc": {"safety_window_s": 600}}}
+    )  # writers silent for longer count as dead
     committer = store.group_committer(local_cfg)
     with committer.registered(store.new_ticket("y3_x0")), pytest.raises(store.StoreError, match="1 live writer"):
         store.collect_garbage(local_cfg, grid, paths, list(grid.all_region_ids), timedelta(0))
@@ -470,7 +472,7 @@ def test_gc_refuses_while_a_run_writes_and_names_the_way_out(tmp_path: Path, loc
     assert_region_equal(store.read_region(local_cfg, grid, "y0_x2", tip), expected_arrays(grid, "y0_x2"))
 
 
-def test_deleted_chunks_make_a_done_region_stale_until_rewritten(tmp_path: Path, any_cfg: dict) -> None:
+def test_deleted_chunks_make_a_done_region_stale_until_rewritten(tmp_path: Path, any_cfg: Settings) -> None:
     """Issue 16: gc deleted a committed region's chunk after its sentinel was written."""
     grid = grid_of(any_cfg)
     paths = RunPaths(str(tmp_path / "results"))

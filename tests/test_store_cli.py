@@ -11,9 +11,8 @@ import yaml
 from _store_worker import PROVENANCE, SMALL_GRID, delete_chunk, expected_arrays, region_chunk_ids
 
 from windrisk import cli, store
-from windrisk.config import load_config
-from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
+from windrisk.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,11 +29,11 @@ def configfile(tmp_path: Path) -> Path:
     return path
 
 
-def fill(configfile: Path, rids: list[str]) -> dict:
-    """Template plus the given regions, with sentinels; returns the resolved config."""
-    cfg = load_config(configfile)
-    grid = RegionGrid.from_config(cfg["grid"])
-    paths = RunPaths(cfg["results"])
+def fill(configfile: Path, rids: list[str]) -> Settings:
+    """Template plus the given regions, with sentinels; returns the settings."""
+    cfg = load_settings(configfile)
+    grid = cfg.region_grid()
+    paths = RunPaths(cfg.results)
     store.ensure_template(cfg, grid)
     for rid in rids:
         payload = store.write_region(cfg, grid, rid, expected_arrays(grid, rid), PROVENANCE)
@@ -59,7 +58,7 @@ def test_status_json_counts(configfile: Path, capsys: pytest.CaptureFixture[str]
 def test_verify_passes_then_fails_on_tampered_sentinel(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = fill(configfile, ["y1_x1", "y3_x4"])
     assert run(capsys, "verify", "--configfile", str(configfile))[0] == 0
-    path = store.sentinel_path(RunPaths(cfg["results"]), "y3_x4")
+    path = store.sentinel_path(RunPaths(cfg.results), "y3_x4")
     payload = json.loads(path.read_text())
     payload["data_sha256"] = "0" * 64
     path.write_text(json.dumps(payload))
@@ -70,10 +69,10 @@ def test_verify_passes_then_fails_on_tampered_sentinel(configfile: Path, capsys:
 def test_verify_lists_every_damaged_region_without_a_traceback(configfile: Path, capsys) -> None:
     """Issue 16: one region's chunk deleted (gc during a run), another's corrupted on disk."""
     cfg = fill(configfile, ["y1_x1", "y2_x2", "y3_x4"])
-    grid = RegionGrid.from_config(cfg["grid"])
+    grid = cfg.region_grid()
     deleted = region_chunk_ids(cfg, grid, "y1_x1")["crps"]
     delete_chunk(cfg, deleted)
-    corrupt = Path(cfg["store"]["url"]) / "chunks" / region_chunk_ids(cfg, grid, "y2_x2")["rps"]
+    corrupt = Path(cfg.store.url) / "chunks" / region_chunk_ids(cfg, grid, "y2_x2")["rps"]
     corrupt.write_bytes(b"\0" * corrupt.stat().st_size)
     code, out = run(capsys, "verify", "--configfile", str(configfile))
     assert code == 1 and "Traceback" not in capsys.readouterr().err
@@ -88,8 +87,8 @@ def test_verify_lists_every_damaged_region_without_a_traceback(configfile: Path,
 
 def test_status_after_store_reset_reports_stale(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = fill(configfile, ["y1_x1"])
-    shutil.rmtree(cfg["store"]["url"])
-    store.ensure_template(cfg, RegionGrid.from_config(cfg["grid"]))
+    shutil.rmtree(cfg.store.url)
+    store.ensure_template(cfg, cfg.region_grid())
     code, out = run(capsys, "status", "--configfile", str(configfile), "--json")
     assert code == 0 and json.loads(out)["counts"]["stale"] == 1
     assert run(capsys, "verify", "--configfile", str(configfile))[0] == 1

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _store_worker import PROVENANCE, expected_arrays, small_config
+from _store_worker import PROVENANCE, expected_arrays, small_settings
 from s3server import S3_ENV, new_bucket, s3_endpoint, s3_store_section  # noqa: F401 - fixture
 
 from windrisk import store
 from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
+from windrisk.settings import Settings
 from windrisk.variables import VARIABLES
 
 WORKER = Path(__file__).with_name("_store_worker.py")
@@ -99,9 +100,9 @@ def deal(rids: list[str], n: int) -> list[list[str]]:
     return [rids[i::n] for i in range(n)]
 
 
-def assert_store_complete(cfg: dict, reported: dict[str, str]) -> None:
+def assert_store_complete(cfg: Settings, reported: dict[str, str]) -> None:
     """Every region's mark is set, its data reads back exactly, and every reported commit is on main."""
-    grid = RegionGrid.from_config(cfg["grid"])
+    grid = cfg.region_grid()
     repo = store.open_repo(cfg)
     ancestry = list(repo.ancestry(branch="main"))
     on_main = {info.id for info in ancestry}
@@ -120,21 +121,21 @@ def assert_store_complete(cfg: dict, reported: dict[str, str]) -> None:
                 np.testing.assert_array_equal(got[name], want[name], err_msg=f"{rid} {name} at {at}")
 
 
-def fresh_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest, name: str, chunks: int = 32) -> dict:
+def fresh_config(kind: str, tmp_path: Path, request: pytest.FixtureRequest, name: str, chunks: int = 32) -> Settings:
     if kind == "local":
-        return small_config({"url": str(tmp_path / f"{name}.icechunk")}, chunks)
+        return small_settings({"url": str(tmp_path / f"{name}.icechunk")}, chunks)
     endpoint = request.getfixturevalue("s3_endpoint")
-    return small_config(s3_store_section(endpoint, new_bucket(endpoint), prefix=name), chunks)
+    return small_settings(s3_store_section(endpoint, new_bucket(endpoint), prefix=name), chunks)
 
 
 def test_concurrent_local_writers_lose_nothing(workers: list[Worker], tmp_path: Path, request) -> None:
     for round_ in range(ROUNDS):
         cfg = fresh_config("local", tmp_path, request, f"round{round_}")
-        rids = list(RegionGrid.from_config(cfg["grid"]).all_region_ids)
+        rids = list(cfg.region_grid().all_region_ids)
         random.Random(round_).shuffle(rids)
         # Every worker races to make the template (only one may create it), then writes its regions.
         for w, share in zip(workers, deal(rids, len(workers)), strict=True):
-            w.send({"config": cfg, "template": True, "regions": share})
+            w.send({"config": cfg.as_config(), "template": True, "regions": share})
         results = [w.result() for w in workers]
         assert len({r["template"] for r in results}) == 1, "workers saw different templates"
         reported = {rid: snap for r in results for rid, snap in r["snapshots"].items()}
@@ -145,7 +146,7 @@ def test_concurrent_local_writers_lose_nothing(workers: list[Worker], tmp_path: 
 @pytest.mark.parametrize(("kind", "n_kill"), [("local", 6), ("s3", 5)])
 def test_killed_writers_leave_a_consistent_completable_store(kind: str, n_kill: int, tmp_path: Path, request) -> None:
     cfg = fresh_config(kind, tmp_path, request, "killed")
-    grid = RegionGrid.from_config(cfg["grid"])
+    grid = cfg.region_grid()
     paths = RunPaths(str(tmp_path / f"results-{kind}"))
     sentinels = Path(paths.region_sentinel_pattern).parent
     store.ensure_template(cfg, grid)
@@ -154,7 +155,7 @@ def test_killed_writers_leave_a_consistent_completable_store(kind: str, n_kill: 
     rng = random.Random(7)
     for w, share in zip(victims, deal(rids, n_kill), strict=True):
         # Writing each share several times keeps the writers busy, so kills land mid-write or mid-commit.
-        w.send({"config": cfg, "regions": share * 6, "sentinel_dir": str(sentinels)})
+        w.send({"config": cfg.as_config(), "regions": share * 6, "sentinel_dir": str(sentinels)})
     killed = 0
     for w in victims:
         time.sleep(rng.uniform(0.05, 0.6))
@@ -195,11 +196,11 @@ def test_killed_writers_leave_a_consistent_completable_store(kind: str, n_kill: 
 def test_many_writers_at_once_on_s3_all_land(workers: list[Worker], tmp_path: Path, request) -> None:
     """MANY_WRITERS region writers (threads spread over the worker processes) finishing together."""
     cfg = fresh_config("s3", tmp_path, request, "many", chunks=8)
-    grid = RegionGrid.from_config(cfg["grid"])
+    grid = cfg.region_grid()
     rids = list(grid.all_region_ids)[:MANY_WRITERS]
     # Every process races to make the template (only one may create it), then writes its regions.
     for w, share in zip(workers, deal(rids, len(workers)), strict=True):
-        w.send({"config": cfg, "template": True, "regions": share, "threads": True})
+        w.send({"config": cfg.as_config(), "template": True, "regions": share, "threads": True})
     results = [w.result() for w in workers]
     assert len({r["template"] for r in results}) == 1, "workers saw different templates"
     reported = {rid: snap for r in results for rid, snap in r["snapshots"].items()}
@@ -218,17 +219,17 @@ def test_many_writers_at_once_on_s3_all_land(workers: list[Worker], tmp_path: Pa
 @pytest.mark.parametrize("kind", ["local", "s3"])
 def test_killed_committer_loses_nothing(kind: str, workers: list[Worker], tmp_path: Path, request) -> None:
     cfg = fresh_config(kind, tmp_path, request, "committer")
-    grid = RegionGrid.from_config(cfg["grid"])
+    grid = cfg.region_grid()
     store.ensure_template(cfg, grid)
     committer = store.group_committer(cfg)
     victim = start_workers(1)[0]
     try:
-        victim.send({"config": cfg, "regions": [], "lead_and_die": True})
+        victim.send({"config": cfg.as_config(), "regions": [], "lead_and_die": True})
         assert victim.proc.stdout.readline().strip() == "holding"
         writers = workers[:6]
         rids = list(grid.all_region_ids)[:12]
         for w, share in zip(writers, deal(rids, len(writers)), strict=True):
-            w.send({"config": cfg, "regions": share, "threads": True})
+            w.send({"config": cfg.as_config(), "regions": share, "threads": True})
         deadline = time.monotonic() + 120
         while len(committer.pending()) < len(rids):
             assert time.monotonic() < deadline, "writers did not hand over their regions"
@@ -243,7 +244,7 @@ def test_killed_committer_loses_nothing(kind: str, workers: list[Worker], tmp_pa
     assert_store_complete_for(cfg, grid, reported)
 
 
-def assert_store_complete_for(cfg: dict, grid: RegionGrid, reported: dict[str, str]) -> None:
+def assert_store_complete_for(cfg: Settings, grid: RegionGrid, reported: dict[str, str]) -> None:
     """The reported regions read back exactly at their commit and at the tip; no ticket is left."""
     repo = store.open_repo(cfg)
     tip = repo.lookup_branch("main")
@@ -262,8 +263,8 @@ def test_gc_looping_during_writes_breaks_nothing(workers: list[Worker], tmp_path
     # by the tests above (on moto this test takes ~3 min of the CI machine).
     kind = "local"
     cfg = fresh_config(kind, tmp_path, request, "gc")
-    cfg["store"]["gc"] = {"safety_window_s": 20}
-    grid = RegionGrid.from_config(cfg["grid"])
+    cfg = cfg.updated({"store": {"gc": {"safety_window_s": 20}}})
+    grid = cfg.region_grid()
     paths = RunPaths(str(tmp_path / f"results-{kind}"))
     store.ensure_template(cfg, grid)
     rids = list(grid.all_region_ids)
@@ -284,7 +285,7 @@ def test_gc_looping_during_writes_breaks_nothing(workers: list[Worker], tmp_path
     try:
         for burst in (rids[:10], rids[10:]):
             for w, share in zip(workers, deal(burst, len(workers)), strict=True):
-                w.send({"config": cfg, "regions": share, "threads": True})
+                w.send({"config": cfg.as_config(), "regions": share, "threads": True})
             reported = {rid: snap for w in workers for rid, snap in w.result()["snapshots"].items()}
             assert sorted(reported) == sorted(burst)
             assert_store_complete_for(cfg, grid, reported)

@@ -17,8 +17,9 @@ from pmtiles.reader import MmapSource, Reader, all_tiles
 
 from windrisk import buildings as b
 from windrisk import tiles as t
+from windrisk.settings import Settings, TilesSettings
 
-TILES = {"layer": "bldg", "min_zoom": 0, "max_zoom": 12}
+TILES = TilesSettings(layer="bldg", min_zoom=0, max_zoom=12)
 
 
 def read_archive(path: Path) -> tuple[dict, dict, dict[int, list[dict]]]:
@@ -100,7 +101,7 @@ def test_attributes_are_the_map_fields_rounded(built: tuple, archive: tuple) -> 
 def test_low_max_zoom_needs_no_partitions(tmp_path: Path) -> None:
     table = conus_file(tmp_path / "conus.parquet", n=800)
     plan = t.build_pmtiles(
-        tmp_path / "conus.parquet", tmp_path / "out.pmtiles", {"layer": "a", "min_zoom": 2, "max_zoom": 6}
+        tmp_path / "conus.parquet", tmp_path / "out.pmtiles", TilesSettings(layer="a", min_zoom=2, max_zoom=6)
     )
     header, _, per_zoom = read_archive(tmp_path / "out.pmtiles")
     assert plan.n_partitions == 0 and (header["min_zoom"], header["max_zoom"]) == (2, 6)
@@ -131,18 +132,18 @@ def test_helpers() -> None:
 
 # ---- the demo run ---------------------------------------------------------------------------
 @pytest.mark.slow
-def test_demo_pmtiles(demo_run: Path, demo_cfg: dict) -> None:
-    results = Path(demo_cfg["results"])
+def test_demo_pmtiles(demo_run: Path, demo_cfg: Settings) -> None:
+    results = Path(demo_cfg.results)
     conus = pq.read_table(results / "conus" / "buildings.parquet", columns=["id", "geometry"])
     header, meta, per_zoom = read_archive(results / "tiles" / "buildings.pmtiles")
-    tiles_cfg = demo_cfg["tiles"]
-    assert (header["min_zoom"], header["max_zoom"]) == (tiles_cfg["min_zoom"], tiles_cfg["max_zoom"])
-    assert meta["vector_layers"][0]["id"] == tiles_cfg["layer"]
+    tiles_cfg = demo_cfg.tiles
+    assert (header["min_zoom"], header["max_zoom"]) == (tiles_cfg.min_zoom, tiles_cfg.max_zoom)
+    assert meta["vector_layers"][0]["id"] == tiles_cfg.layer
     x0, y0, x1, y1 = b.bbox_of(conus)
     assert header["min_lon_e7"] <= x0 * 1e7 <= x1 * 1e7 <= header["max_lon_e7"]
     assert header["min_lat_e7"] <= y0 * 1e7 <= y1 * 1e7 <= header["max_lat_e7"]
-    top = per_zoom[tiles_cfg["max_zoom"]]
+    top = per_zoom[tiles_cfg.max_zoom]
     assert set(top[0]["properties"]) <= set(t.TILE_FIELDS) and "id" in top[0]["properties"]
     ids = Counter(f["properties"]["id"] for f in top)
     assert set(ids) == set(conus.column("id").to_pylist())
-    assert len(per_zoom[tiles_cfg["min_zoom"]]) > 0
+    assert len(per_zoom[tiles_cfg.min_zoom]) > 0

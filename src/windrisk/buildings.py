@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +54,9 @@ from windrisk.grid import RegionGrid, region_id
 from windrisk.io import atomic_path
 from windrisk.timing import step
 from windrisk.variables import VARIABLES
+
+if TYPE_CHECKING:
+    from windrisk.settings import Settings
 
 # Pixel-edge bounds of the published CONUS grid (config/conus.yaml): a fixed, global Hilbert frame.
 CONUS_EXTENT: tuple[float, float, float, float] = (
@@ -698,7 +701,7 @@ def region_account(schema: pa.Schema) -> dict[str, Any] | None:
 
 
 def write_region_buildings(
-    config: Mapping[str, Any],
+    settings: Settings,
     rid: str,
     sentinel_path: str | Path,
     target: str | Path,
@@ -709,17 +712,16 @@ def write_region_buildings(
     """Read the store at the sentinel's snapshot, sample the region's buildings from ``location``,
     write the file; return the region's account (rows written, dropped by reason)."""
     from windrisk import store
-    from windrisk.config import grid_from_config
 
     sentinel = store.read_sentinel(sentinel_path)
     if sentinel["region_id"] != rid:
         raise ValueError(
             f"sentinel {sentinel_path} is for region {sentinel['region_id']}, not {rid}; delete it and re-run"
         )
-    grid = grid_from_config(config)
+    grid = settings.region_grid()
     with step("read store"):
-        arrays = None if sentinel["all_nan"] else store.read_region(config, grid, rid, sentinel["snapshot_id"])
+        arrays = None if sentinel["all_nan"] else store.read_region(settings, grid, rid, sentinel["snapshot_id"])
     with step("buildings"):
         table = region_buildings(location, grid, rid, arrays, census)
-        write_building_file(table, target, int(config["buildings"]["row_group_size"]))
+        write_building_file(table, target, settings.buildings.row_group_size)
     return region_account(table.schema) or {}

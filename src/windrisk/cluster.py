@@ -13,9 +13,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from windrisk.settings import DaskSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,95 +61,95 @@ def parse_size(text: str) -> int:
     return int(float(number) * (1024 if binary else 1000) ** ("KMGT".index(prefix) + 1))
 
 
-def parse_memory(settings: Mapping[str, Any], key: str) -> int:
+def parse_memory(settings: DaskSettings, key: str) -> int:
     """``dask.<key>`` (e.g. '4GiB') → bytes; ClusterError naming the key when unreadable."""
     try:
-        return parse_size(settings[key])
+        return parse_size(getattr(settings, key))
     except ValueError as exc:
-        raise ClusterError(f"dask.{key} is {settings[key]!r} ({exc}). Fix: give a size such as 4GiB") from None
+        raise ClusterError(f"dask.{key} is {getattr(settings, key)!r} ({exc}). Fix: give a size such as 4GiB") from None
 
 
-def check_settings(settings: Mapping[str, Any]) -> None:
+def check_settings(settings: DaskSettings) -> None:
     """Cross-key checks the schema cannot state: cluster kind, worker count, memory budget."""
-    cluster = settings["cluster"]
+    cluster = settings.cluster
     if cluster not in NAMED_CLUSTERS and not ADDRESS.match(cluster):
         raise ClusterError(
             f"dask.cluster is {cluster!r}. Fix: use one of {list(NAMED_CLUSTERS)} or a "
             "scheduler address such as tcp://10.0.0.5:8786"
         )
-    if cluster in ("slurm", "coiled") and settings["workers"] < 1:
+    if cluster in ("slurm", "coiled") and settings.workers < 1:
         raise ClusterError(
-            f"dask.workers is {settings['workers']} with dask.cluster: {cluster}. Fix: set "
+            f"dask.workers is {settings.workers} with dask.cluster: {cluster}. Fix: set "
             "dask.workers to the number of workers to start (Slurm jobs or Coiled VMs)"
         )
     worker, task = parse_memory(settings, "memory_per_worker"), parse_memory(settings, "task_memory")
-    need = WORKER_TASKS_HELD * settings["threads_per_worker"] * task
+    need = WORKER_TASKS_HELD * settings.threads_per_worker * task
     if cluster in NAMED_CLUSTERS and worker < need:
         raise ClusterError(
-            f"dask.memory_per_worker ({settings['memory_per_worker']}) is below {WORKER_TASKS_HELD} x "
-            f"dask.threads_per_worker ({settings['threads_per_worker']}) x dask.task_memory "
-            f"({settings['task_memory']}). Fix: raise memory_per_worker or lower task_memory"
+            f"dask.memory_per_worker ({settings.memory_per_worker}) is below {WORKER_TASKS_HELD} x "
+            f"dask.threads_per_worker ({settings.threads_per_worker}) x dask.task_memory "
+            f"({settings.task_memory}). Fix: raise memory_per_worker or lower task_memory"
         )
 
 
-def local_workers(settings: Mapping[str, Any], threads: int) -> int:
+def local_workers(settings: DaskSettings, threads: int) -> int:
     """Workers of a local cluster: ``dask.workers``, or as many as the rule's threads hold."""
-    return settings["workers"] or max(1, threads // settings["threads_per_worker"])
+    return settings.workers or max(1, threads // settings.threads_per_worker)
 
 
-def _local(settings: Mapping[str, Any], threads: int) -> Any:
+def _local(settings: DaskSettings, threads: int) -> Any:
     from distributed import LocalCluster
 
     return LocalCluster(
         n_workers=local_workers(settings, threads),
-        threads_per_worker=settings["threads_per_worker"],
-        memory_limit=settings["memory_per_worker"],
+        threads_per_worker=settings.threads_per_worker,
+        memory_limit=settings.memory_per_worker,
         processes=True,
         dashboard_address=":0",
     )  # a free port: two runs on one machine do not clash
 
 
-def slurm_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
+def slurm_kwargs(settings: DaskSettings) -> dict[str, Any]:
     """Keyword arguments for ``dask_jobqueue.SLURMCluster``: one single-process worker per job."""
-    extra = dict(settings["slurm"])
+    extra = dict(settings.slurm)
     prologue = [*SLURM_PROLOGUE, *extra.pop("job_script_prologue", [])]
     return {
-        "cores": settings["threads_per_worker"],
+        "cores": settings.threads_per_worker,
         "processes": 1,
-        "memory": settings["memory_per_worker"],
+        "memory": settings.memory_per_worker,
         "job_script_prologue": prologue,
         **extra,
     }
 
 
-def _slurm(settings: Mapping[str, Any]) -> Any:
+def _slurm(settings: DaskSettings) -> Any:
     from dask_jobqueue import SLURMCluster
 
     try:
         cluster = SLURMCluster(**slurm_kwargs(settings))
     except (TypeError, ValueError) as exc:
         raise ClusterError(
-            f"dask.slurm: dask_jobqueue.SLURMCluster rejected {sorted(settings['slurm'])} "
+            f"dask.slurm: dask_jobqueue.SLURMCluster rejected {sorted(settings.slurm)} "
             f"({exc}). Fix: use SLURMCluster's keyword arguments (queue, account, "
             "walltime, job_extra_directives, ...)"
         ) from None
-    cluster.scale(jobs=settings["workers"])
+    cluster.scale(jobs=settings.workers)
     return cluster
 
 
-def coiled_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
+def coiled_kwargs(settings: DaskSettings) -> dict[str, Any]:
     """Keyword arguments for ``coiled.Cluster``; a named VM type (worker_vm_types) decides the memory."""
     kwargs: dict[str, Any] = {
-        "n_workers": settings["workers"],
-        "worker_options": {"nthreads": settings["threads_per_worker"]},
-        **settings["coiled"],
+        "n_workers": settings.workers,
+        "worker_options": {"nthreads": settings.threads_per_worker},
+        **settings.coiled,
     }
     if "worker_vm_types" not in kwargs:
-        kwargs.setdefault("worker_memory", settings["memory_per_worker"])
+        kwargs.setdefault("worker_memory", settings.memory_per_worker)
     return kwargs
 
 
-def _coiled(settings: Mapping[str, Any]) -> Any:
+def _coiled(settings: DaskSettings) -> Any:
     try:
         import coiled
     except ImportError:
@@ -159,18 +162,18 @@ def _coiled(settings: Mapping[str, Any]) -> Any:
         return coiled.Cluster(**coiled_kwargs(settings))
     except TypeError as exc:
         raise ClusterError(
-            f"dask.coiled: coiled.Cluster rejected {sorted(settings['coiled'])} ({exc}). "
+            f"dask.coiled: coiled.Cluster rejected {sorted(settings.coiled)} ({exc}). "
             "Fix: use coiled.Cluster's keyword arguments (software, region, "
             "worker_vm_types, ...)"
         ) from None
 
 
-def start_cluster(settings: Mapping[str, Any], threads: int = 1) -> Any:
+def start_cluster(settings: DaskSettings, threads: int = 1) -> Any:
     """A new cluster for ``dask.cluster`` local / slurm / coiled; None for a scheduler address."""
     import dask
 
     check_settings(settings)
-    kind = settings["cluster"]
+    kind = settings.cluster
     with dask.config.set(WORKER_CONFIG):  # read when the workers are created
         if kind == "local":
             return _local(settings, threads)
@@ -182,7 +185,7 @@ def start_cluster(settings: Mapping[str, Any], threads: int = 1) -> Any:
 
 
 @contextmanager
-def dask_client(settings: Mapping[str, Any], threads: int = 1) -> Iterator[Any]:
+def dask_client(settings: DaskSettings, threads: int = 1) -> Iterator[Any]:
     """A ``distributed.Client`` on the configured cluster; closes what it started.
 
     ``threads`` (the rule's) sets the number of local workers when ``dask.workers`` is 0.
@@ -194,14 +197,14 @@ def dask_client(settings: Mapping[str, Any], threads: int = 1) -> Iterator[Any]:
     cluster = start_cluster(settings, threads)
     try:
         try:
-            client = Client(cluster if cluster is not None else settings["cluster"], timeout=CONNECT_TIMEOUT)
+            client = Client(cluster if cluster is not None else settings.cluster, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise ClusterError(
-                f"dask.cluster: cannot reach the scheduler at {settings['cluster']} ({exc}). "
+                f"dask.cluster: cannot reach the scheduler at {settings.cluster} ({exc}). "
                 "Fix: start it (`dask scheduler`) or set dask.cluster to local"
             ) from None
         with client:
-            where = settings["cluster"] if cluster is None else type(cluster).__name__
+            where = settings.cluster if cluster is None else type(cluster).__name__
             log.info("Dask cluster: %s, scheduler %s", where, client.scheduler.address)
             log.info("Dask dashboard: %s", dashboard_link(client) or "none (install bokeh where the scheduler runs)")
             yield client

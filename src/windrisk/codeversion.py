@@ -38,7 +38,7 @@ PACKAGE_DIR = Path(windrisk.__file__).resolve().parent
 WIND_STAGE = "wind_region"
 # The package modules scripts/wind_region.py imports (tests/test_codeversion.py keeps them in
 # step), so an install without the workflow's scripts (a wheel) knows the wind stage's version.
-WIND_STAGE_IMPORTS = ("windrisk.config", "windrisk.inputs", "windrisk.io", "windrisk.wind")
+WIND_STAGE_IMPORTS = ("windrisk.io", "windrisk.settings", "windrisk.wind")
 CACHE_FORMAT = 1
 CACHE_ENTRIES = 1000  # beyond this, the cache is cut down to the files this process read
 

@@ -36,12 +36,14 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:  # the status command runs every few seconds: it imports no more than it needs
+    from windrisk.settings import CoiledSettings
 
 RUNNING, SUCCESS, FAILED = "running", "success", "failed"
 # Task states seen in `coiled batch status` (cli/batch/status.py colours pending/assigned/error).
@@ -67,22 +69,6 @@ _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|CREDENTIAL|KEY", re.IGNORECASE
 
 class CoiledBatchError(RuntimeError):
     """A Coiled call or its input is unusable; the message names the cause and the fix."""
-
-
-@dataclass(frozen=True)
-class CoiledSettings:
-    """The ``coiled`` section of the workflow config (software env or container, VM, region)."""
-
-    software: str | None = None
-    container: str | None = None
-    vm_type: str | None = None
-    region: str | None = None
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> CoiledSettings:
-        """Read ``config['coiled']`` (absent keys stay None)."""
-        section = config.get("coiled") or {}
-        return cls(**{k: section.get(k) for k in ("software", "container", "vm_type", "region")})
 
 
 # ---- submit -------------------------------------------------------------------------------------
@@ -170,7 +156,9 @@ def load_settings(configfiles: Sequence[str]) -> CoiledSettings:
         except FileNotFoundError:
             raise CoiledBatchError(f"config file {path} does not exist (from --configfile)") from None
         merged.update(data.get("coiled") or {})
-    return CoiledSettings.from_config({"coiled": merged})
+    from windrisk.settings import CoiledSettings, from_mapping
+
+    return from_mapping(CoiledSettings, merged, "coiled.")
 
 
 def run_options(

@@ -17,7 +17,6 @@ The medians over all regions use up to ``SAMPLE_PER_REGION`` evenly strided pixe
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -29,10 +28,11 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from windrisk import buildings, ocr_compat, store, wind
-from windrisk.config import ConfigError, grid_from_config, load_config, selected_region_ids
+from windrisk.config import ConfigError
 from windrisk.grid import RegionGrid
 from windrisk.io import write_json_atomic
 from windrisk.paths import RunPaths
+from windrisk.settings import Settings, load_settings, selected_region_ids
 from windrisk.variables import CLIMATE_RUNS
 
 COMPARED = tuple(f"{kind}_{run}" for kind in ("bp", "rps") for run in CLIMATE_RUNS)
@@ -41,23 +41,21 @@ SAMPLE_PER_REGION = 1_000_000
 DEFAULT_METHOD = "windrisk"
 
 
-def method_name(config: Mapping[str, Any]) -> str:
+def method_name(settings: Settings) -> str:
     """``method.compat`` as named in the config, or ``windrisk``."""
-    return (config.get("method") or {}).get("compat") or DEFAULT_METHOD
+    return settings.method.compat or DEFAULT_METHOD
 
 
-def other_method(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with the other method: compat when the run used windrisk's, and back."""
-    out = copy.deepcopy(dict(config))
-    out["method"] = {"compat": None if wind.method_compat(config) else ocr_compat.OCR_V1_1_0}
-    return out
+def other_method(settings: Settings) -> Settings:
+    """``settings`` with the other method: compat when the run used windrisk's, and back."""
+    return settings.updated({"method": {"compat": None if wind.method_compat(settings) else ocr_compat.OCR_V1_1_0}})
 
 
-def variants(config: Mapping[str, Any], each: bool) -> dict[str, ocr_compat.Deviations | None]:
+def variants(settings: Settings, each: bool) -> dict[str, ocr_compat.Deviations | None]:
     """Name → the choices each comparison computes the run's regions with (the other method first)."""
-    other_config = other_method(config)
-    other = wind.method_compat(other_config)
-    out = {method_name(other_config): other}
+    other_settings = other_method(settings)
+    other = wind.method_compat(other_settings)
+    out = {method_name(other_settings): other}
     if each:
         if other is None:
             raise ValueError(
@@ -111,10 +109,10 @@ class FinishedRegion:
     buildings: Any  # pyarrow table (geometry, scores) or None without a building file
 
 
-def finished_region(config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths, rid: str) -> FinishedRegion:
+def finished_region(settings: Settings, grid: RegionGrid, paths: RunPaths, rid: str) -> FinishedRegion:
     """Read a finished region once, for every comparison made with it."""
     sentinel = store.read_sentinel(store.sentinel_path(paths, rid))
-    values = None if sentinel["all_nan"] else store.read_region(config, grid, rid, sentinel["snapshot_id"])
+    values = None if sentinel["all_nan"] else store.read_region(settings, grid, rid, sentinel["snapshot_id"])
     building_file = Path(paths.region(paths.region_buildings_pattern, rid))
     table = (
         pq.read_table(building_file, columns=["geometry", "score_2011", "score_2047"])
@@ -125,7 +123,7 @@ def finished_region(config: Mapping[str, Any], grid: RegionGrid, paths: RunPaths
 
 
 def compare_region(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     ran: FinishedRegion,
     distribution: str,
@@ -134,7 +132,7 @@ def compare_region(
     """A finished region against the region computed with ``compat`` → its report and the
     strided differences per variable."""
     rid = ran.region_id
-    other = wind.compute_region(config, grid, rid, distribution, compat)
+    other = wind.compute_region(settings, grid, rid, distribution, compat)
     report: dict[str, Any] = {"region_id": rid, "snapshot_id": ran.snapshot_id}
     samples = {}
     for name in COMPARED:
@@ -164,28 +162,28 @@ def summary(regions: Sequence[Mapping[str, Any]], samples: Mapping[str, list[np.
     return out
 
 
-def compare_run(config: Mapping[str, Any], region_ids: Sequence[str], *, each: bool = False) -> dict[str, Any]:
+def compare_run(settings: Settings, region_ids: Sequence[str], *, each: bool = False) -> dict[str, Any]:
     """The comparison of a finished run's ``region_ids`` with the other method (and, ``each``,
     with each published choice alone)."""
-    grid = grid_from_config(config)
-    paths = RunPaths(config["results"])
-    given = paths.wind_distribution if "hourly" in config["inputs"]["wind"] else None
-    distribution = wind.distribution_location(config, given)
+    grid = settings.region_grid()
+    paths = RunPaths(settings.results)
+    given = paths.wind_distribution if settings.inputs.wind.hourly else None
+    distribution = wind.distribution_location(settings, given)
     done = [rid for rid in region_ids if store.sentinel_path(paths, rid).exists()]
-    labels = variants(config, each)
+    labels = variants(settings, each)
     reports: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     samples = {label: {name: [] for name in COMPARED} for label in labels}
     for rid in done:
-        ran = finished_region(config, grid, paths, rid)
+        ran = finished_region(settings, grid, paths, rid)
         for label, compat in labels.items():
-            report, sample = compare_region(config, grid, ran, distribution, compat)
+            report, sample = compare_region(settings, grid, ran, distribution, compat)
             reports[label].append(report)
             for name in COMPARED:
                 samples[label][name].append(sample[name])
     results = {label: (summary(reports[label], samples[label]), reports[label]) for label in labels}
     other = next(iter(labels))  # variants lists the other method first
     out = {
-        "run": method_name(config),
+        "run": method_name(settings),
         "other": other,
         "regions_compared": done,
         "regions_not_finished": [r for r in region_ids if r not in done],
@@ -197,8 +195,8 @@ def compare_run(config: Mapping[str, Any], region_ids: Sequence[str], *, each: b
     return out
 
 
-def report_path(config: Mapping[str, Any]) -> Path:
-    return Path(RunPaths(config["results"]).report_dir) / "compare-methods.json"
+def report_path(settings: Settings) -> Path:
+    return Path(RunPaths(settings.results).report_dir) / "compare-methods.json"
 
 
 def format_summary(result: Mapping[str, Any]) -> str:
@@ -230,13 +228,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON report")
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.configfile, {"regions": args.regions} if args.regions else None)
-        region_ids = selected_region_ids(config, grid_from_config(config), base_dir=Path.cwd())
-        result = compare_run(config, region_ids, each=args.each)
+        settings = load_settings(args.configfile, {"regions": args.regions} if args.regions else None)
+        region_ids = selected_region_ids(settings, settings.region_grid(), base_dir=Path.cwd())
+        result = compare_run(settings, region_ids, each=args.each)
     except (ConfigError, ValueError) as exc:
         print(f"windrisk compare: {exc}", file=sys.stderr)
         return 2
-    write_json_atomic(report_path(config), result)
+    write_json_atomic(report_path(settings), result)
     print(json.dumps(result, indent=2) if args.json else format_summary(result))
-    print(f"\nwritten to {report_path(config)}", file=sys.stderr)
+    print(f"\nwritten to {report_path(settings)}", file=sys.stderr)
     return 0

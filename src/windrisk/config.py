@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -20,7 +20,7 @@ import jsonschema
 import yaml
 
 from windrisk import ocr_compat
-from windrisk.grid import RegionGrid, RegionIdError
+from windrisk.grid import RegionGrid
 
 
 class ConfigError(ValueError):
@@ -74,11 +74,11 @@ def validate_config(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"invalid config: {problem}")
 
 
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(dict(base))
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -100,7 +100,7 @@ def _defaults_of(node: Mapping[str, Any]) -> dict[str, Any]:
         below = _defaults_of(sub)
         if "default" in sub:
             out[key] = (
-                _merge(sub["default"], below) if isinstance(sub["default"], dict) else copy.deepcopy(sub["default"])
+                merge(sub["default"], below) if isinstance(sub["default"], dict) else copy.deepcopy(sub["default"])
             )
         elif below:
             out[key] = below
@@ -126,47 +126,10 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; pass an existing --configfile") from None
-    return resolve_config(_merge(raw, overrides or {}))
+    return resolve_config(merge(raw, overrides or {}))
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
     """SHA-256 of the config minus the region selection (which does not change any result)."""
     relevant = {k: v for k, v in config.items() if k != "regions"}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def grid_from_config(config: Mapping[str, Any]) -> RegionGrid:
-    return RegionGrid.from_config(config["grid"])
-
-
-def data_region_ids(config: Mapping[str, Any], grid: RegionGrid, base_dir: Path | None = None) -> list[str]:
-    """Regions of the grid that hold data: every chunk, or the list in grid.data_regions."""
-    source = config["grid"]["data_regions"]
-    if source == "all":
-        return list(grid.all_region_ids)
-    path = Path(source)
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    try:
-        listed = json.loads(path.read_text())["region_ids"]
-    except FileNotFoundError:
-        raise ConfigError(
-            f"grid.data_regions: file {path} does not exist; use 'all' or a JSON file with 'region_ids'"
-        ) from None
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"grid.data_regions: {path} is not JSON with a 'region_ids' list ({exc})") from None
-    try:
-        return grid.validate_region_ids(listed)
-    except RegionIdError as exc:
-        raise ConfigError(f"grid.data_regions: {path} lists a region outside the grid: {exc}") from None
-
-
-def selected_region_ids(config: Mapping[str, Any], grid: RegionGrid, base_dir: Path | None = None) -> list[str]:
-    """The regions this run covers, from ``regions`` ('all', an id, 'a,b' or a list)."""
-    available = data_region_ids(config, grid, base_dir)
-    wanted: str | Sequence[str] = config["regions"]
-    if isinstance(wanted, str):
-        if wanted.strip() == "all":
-            return available
-        wanted = [part.strip() for part in wanted.split(",") if part.strip()]
-    return grid.validate_region_ids(wanted, allowed=available)

@@ -58,10 +58,10 @@ from pyproj import CRS, Transformer
 from scipy import ndimage
 
 from windrisk.buildings import HILBERT_LEVEL, _hilbert_encode
-from windrisk.config import grid_from_config
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
 from windrisk.paths import DEMO_LAYOUT, demo_outputs
+from windrisk.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -607,27 +607,27 @@ def write_footprints(rng: np.random.Generator, polys: np.ndarray, path: str | Pa
 
 
 # ---- entry point ----------------------------------------------------------------------------
-def generate_demo_inputs(config: Mapping[str, Any], outputs: Mapping[str, str] | None = None) -> dict[str, str]:
+def generate_demo_inputs(settings: Settings, outputs: Mapping[str, str] | None = None) -> dict[str, str]:
     """Write every demo input; ``outputs`` (keys: OUTPUT_KEYS) defaults to ``demo_outputs``."""
-    paths = dict(outputs or demo_outputs(config))
+    demo = settings.demo
+    if demo is None:
+        raise ValueError("generate_demo_inputs: the config has no 'demo' section. Fix: use a demo config")
+    paths = dict(outputs or demo_outputs(demo))
     missing = [k for k in OUTPUT_KEYS if k not in paths]
     if missing:
         raise ValueError(f"generate_demo_inputs: outputs lacks {missing}; give a path for each of {OUTPUT_KEYS}")
-    grid = grid_from_config(config)
+    grid = settings.region_grid()
     if not grid.is_geographic:
         raise ValueError(
             f"demo: grid.crs is {grid.crs!r}, but the synthetic demo inputs need a geographic "
             "grid. Fix: set grid.crs to EPSG:4326 (as config/config.yaml does)"
         )
-    demo = config["demo"]
     # Independent streams, so changing n_buildings or hours leaves the other files unchanged.
-    raster_rng, wind_rng, building_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(demo["seed"]).spawn(3)
-    )
+    raster_rng, wind_rng, building_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(demo.seed).spawn(3))
     coast = Coast(grid)
-    log.info("writing demo rasters (seed %s)", demo["seed"])
-    write_rasters(raster_rng, grid, int(config["grid"]["buffer_px"]), coast, paths)
-    hours, n_buildings = int(demo["hours"]), int(demo["n_buildings"])
+    log.info("writing demo rasters (seed %s)", demo.seed)
+    write_rasters(raster_rng, grid, settings.grid.buffer_px, coast, paths)
+    hours, n_buildings = demo.hours, demo.n_buildings
     log.info("writing %s hours of surface fields to %s", hours, paths["wind"])
     write_hourly(wind_rng, grid, coast, hours, paths["wind"])
     log.info("writing %s buildings to %s", n_buildings, paths["buildings"])

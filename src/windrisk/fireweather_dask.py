@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
     from affine import Affine
+
+    from windrisk.settings import DaskSettings
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +337,7 @@ def wind_distribution(
     hourly_location: str,
     out_path: str | Path,
     speed_unit: str = "m/s",
-    dask_settings: Mapping[str, Any] | None = None,
+    dask_settings: DaskSettings | None = None,
     threads: int = 1,
     progress_every_s: float = 30.0,
 ) -> None:
@@ -344,8 +346,9 @@ def wind_distribution(
     written atomically."""
     from windrisk.cluster import dask_client, parse_memory
     from windrisk.config import DEFAULTS
+    from windrisk.settings import DaskSettings, from_mapping
 
-    settings = {**DEFAULTS["dask"], **(dask_settings or {})}
+    settings = dask_settings or from_mapping(DaskSettings, DEFAULTS["dask"])
     check_speed_unit(speed_unit)
     with dask_client(settings, threads) as client:
         dist, crs_wkt, transform = distribution_on_client(

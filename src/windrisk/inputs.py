@@ -47,6 +47,7 @@ import numpy as np
 
 from windrisk.grid import RegionGrid
 from windrisk.io import s3_client, write_json_atomic
+from windrisk.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -114,15 +115,15 @@ class InputCheckError(InputError):
         super().__init__(f"{len(self.problems)} input problem(s):\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
-def configured(config: Mapping[str, Any], group: str | None = None) -> dict[str, str]:
+def configured(settings: Settings, group: str | None = None) -> dict[str, str]:
     """Config key (under ``inputs``) → location, for every input the config sets (of ``group``)."""
     out = {}
     for spec in SPECS:
         if group is not None and spec.group != group:
             continue
-        node: Any = config["inputs"]
+        node: Any = settings.inputs
         for part in spec.key.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
+            node = node.get(part) if isinstance(node, Mapping) else getattr(node, part)
         if node:
             out[spec.key] = str(node)
     return out
@@ -130,15 +131,6 @@ def configured(config: Mapping[str, Any], group: str | None = None) -> dict[str,
 
 def is_remote(location: str) -> bool:
     return "://" in location
-
-
-def for_job(config: Mapping[str, Any], sections: Mapping[str, Any]) -> dict[str, Any]:
-    """A job's config: ``sections`` (its ``params.config``) plus the workflow config's ``inputs``.
-
-    Input locations are not params on purpose: a param is a rerun trigger, and moving an
-    unchanged input must not re-run anything (its identity, in the check file name, decides).
-    """
-    return {**dict(config), **dict(sections), "inputs": json.loads(json.dumps(config["inputs"]))}
 
 
 # ---- identity ------------------------------------------------------------------------------
@@ -302,11 +294,9 @@ class GroupIdentity:
         return [key for key, ident in self.identities.items() if "produced_by" in ident]
 
 
-def with_produced_identified(
-    config: Mapping[str, Any], planned: GroupIdentity, cache: HashCache | None
-) -> GroupIdentity:
+def with_produced_identified(settings: Settings, planned: GroupIdentity, cache: HashCache | None) -> GroupIdentity:
     """``planned`` with each rule-made input identified by its content (the files must exist)."""
-    locations = configured(config, planned.group)
+    locations = configured(settings, planned.group)
     identities = {
         key: identity(locations[key], cache) if "produced_by" in ident else ident
         for key, ident in planned.identities.items()
@@ -315,7 +305,7 @@ def with_produced_identified(
 
 
 def plan_identities(
-    config: Mapping[str, Any],
+    settings: Settings,
     produced: Mapping[str, str],
     cache: HashCache | None,
     groups: Iterable[str] = GROUPS,
@@ -332,7 +322,7 @@ def plan_identities(
     unreachable: dict[str, str] = {}  # scheme → why: after one failure, the others are not tried
     for group in groups:
         identities: dict[str, dict[str, Any]] = {}
-        for key, location in configured(config, group).items():
+        for key, location in configured(settings, group).items():
             spec = SPEC_BY_KEY[key]
             scheme = location.partition("://")[0] if is_remote(location) else ""
             if location in produced:
@@ -597,7 +587,7 @@ def hourly_problems(spec: InputSpec, location: str, grid: RegionGrid) -> tuple[l
 
 
 def check_group(
-    config: Mapping[str, Any],
+    settings: Settings,
     group: str,
     planned: Mapping[str, Mapping[str, Any]],
     grid: RegionGrid,
@@ -612,7 +602,7 @@ def check_group(
     """
     problems: list[str] = []
     report: dict[str, Any] = {"group": group, "checked_at": datetime.now(UTC).isoformat(), "inputs": {}}
-    for key, location in configured(config, group).items():
+    for key, location in configured(settings, group).items():
         spec = SPEC_BY_KEY[key]
         try:
             ident = identity(location, cache)
@@ -630,7 +620,7 @@ def check_group(
                 )
             )
             continue
-        found, summary = _problems_of(spec, location, grid, config, data_regions)
+        found, summary = _problems_of(spec, location, grid, settings, data_regions)
         problems += found
         report["inputs"][key] = {"location": location, "identity": ident, "summary": summary}
     if problems:
@@ -639,7 +629,7 @@ def check_group(
 
 
 def _problems_of(
-    spec: InputSpec, location: str, grid: RegionGrid, config: Mapping[str, Any], data_regions: list[str]
+    spec: InputSpec, location: str, grid: RegionGrid, settings: Settings, data_regions: list[str]
 ) -> tuple[list[str], dict[str, Any]]:
     if spec.kind == "raster":
         return raster_problems(spec, location, grid, scan=not is_remote(location))
@@ -647,7 +637,7 @@ def _problems_of(
         return hourly_problems(spec, location, grid)
     from windrisk.buildings import census_problems
 
-    return census_problems(location, grid, data_regions, float(config["buildings"]["max_dropped_fraction"]))
+    return census_problems(location, grid, data_regions, settings.buildings.max_dropped_fraction)
 
 
 def read_check(path: str | Path) -> dict[str, Any]:
@@ -661,7 +651,7 @@ def checked_identities(check_report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def region_input_identities(
-    config: Mapping[str, Any],
+    settings: Settings,
     planned: GroupIdentity,
     derived_distribution: str | None,
     cache: HashCache | None,
@@ -670,7 +660,7 @@ def region_input_identities(
     distribution's), or None while any cannot be known: a rule-made file not made yet, an
     unreachable remote input."""
     out = {}
-    wanted = dict(configured(config, "rasters"))
+    wanted = dict(configured(settings, "rasters"))
     if derived_distribution is not None:
         wanted["wind.distribution"] = derived_distribution
     for key, location in wanted.items():
@@ -686,7 +676,7 @@ def region_input_identities(
 
 
 def run_check(
-    config: Mapping[str, Any],
+    settings: Settings,
     group: str,
     digest: str,
     planned: Mapping[str, Mapping[str, Any]],
@@ -699,9 +689,9 @@ def run_check(
     if digest_of(planned) != digest:
         stale = f"{target}: planned for inputs with digest {digest_of(planned)}, not {digest}"
         raise InputCheckError([stale + "; ask for the workflow's targets (rule all), not an old check file"])
-    grid = RegionGrid.from_config(config["grid"])
+    grid = settings.region_grid()
     try:
-        report = check_group(config, group, planned, grid, data_regions)
+        report = check_group(settings, group, planned, grid, data_regions)
     except InputCheckError as exc:
         log.error("%s", exc)
         raise

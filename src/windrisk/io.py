@@ -7,10 +7,13 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from windrisk.settings import S3Settings
 
 
 @contextmanager
@@ -89,20 +92,20 @@ def job_logging(smk: Any) -> Iterator[logging.Logger]:
         handler.close()
 
 
-def s3_client(settings: Mapping[str, Any] | None = None, timeout_s: float = 60) -> Any:
-    """boto3 S3 client. ``settings``: the config's ``store.s3`` keys (endpoint, region, path style,
+def s3_client(settings: S3Settings | None = None, timeout_s: float = 60) -> Any:
+    """boto3 S3 client. ``settings``: the config's ``store.s3`` (endpoint, region, path style,
     anonymous); otherwise the endpoint is ``AWS_ENDPOINT_URL``. Credentials only from the environment."""
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    settings = settings or {}
     config = Config(
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
         retries={"max_attempts": 3, "mode": "standard"},
-        signature_version=UNSIGNED if settings.get("anonymous") else None,
-        s3={"addressing_style": "path"} if settings.get("force_path_style") else None,
+        signature_version=UNSIGNED if settings and settings.anonymous else None,
+        s3={"addressing_style": "path"} if settings and settings.force_path_style else None,
     )
-    endpoint = settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or None
-    return boto3.client("s3", endpoint_url=endpoint, region_name=settings.get("region"), config=config)
+    endpoint = (settings and settings.endpoint_url) or os.environ.get("AWS_ENDPOINT_URL") or None
+    region = settings.region if settings else None
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)

@@ -5,10 +5,12 @@ Patterns keep ``{region_id}`` as a Snakemake wildcard; ``RunPaths.region(...)`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from windrisk.settings import DemoSettings
 
 # The demo inputs under ``demo.dir`` (the real products' names); keys as windrisk.demo.OUTPUT_KEYS.
 DEMO_LAYOUT: Final = {
@@ -21,18 +23,18 @@ DEMO_LAYOUT: Final = {
 }
 
 
-def demo_outputs(config: Mapping[str, Any]) -> dict[str, str]:
+def demo_outputs(demo: DemoSettings) -> dict[str, str]:
     """Where the demo inputs go: always under ``demo.dir``, whatever ``inputs`` says, so a
     mistyped input path is reported missing, never generated."""
-    root = Path(config["demo"]["dir"])
+    root = Path(demo.dir)
     return {name: str(root / relative) for name, relative in DEMO_LAYOUT.items()}
 
 
-def produced_inputs(config: Mapping[str, Any]) -> dict[str, str]:
+def produced_inputs(demo: DemoSettings | None) -> dict[str, str]:
     """Location → ``"demo_inputs"`` for each file the demo rule makes (none without ``demo``)."""
-    if "demo" not in config:
+    if demo is None:
         return {}
-    return {location: "demo_inputs" for location in demo_outputs(config).values()}
+    return {location: "demo_inputs" for location in demo_outputs(demo).values()}
 
 
 @dataclass(frozen=True)

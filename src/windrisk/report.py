@@ -29,6 +29,8 @@ from windrisk.variables import CLIMATE_RUNS, VARIABLES
 if TYPE_CHECKING:
     import zarr
 
+    from windrisk.settings import Settings
+
 RPS_VARIABLES: tuple[str, ...] = tuple(f"rps_{run}" for run in CLIMATE_RUNS)
 N_SCORES = 11  # scores 0..10
 OVERVIEW_MAX_PX = 1600
@@ -151,7 +153,7 @@ def whole_blocks(window: Window, step: int) -> Window:
 
 
 def quicklook_region(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     rid: str,
     sentinel: str | Path,
@@ -164,7 +166,7 @@ def quicklook_region(
     snapshot = snapshot_of(sentinel)
     window = grid.region_window(rid)
     step = max(1, math.ceil(max(window.shape) / max_px))
-    arrays = read_region_reduced(open_group_at(config, snapshot), grid, rid, step)
+    arrays = read_region_reduced(open_group_at(settings, snapshot), grid, rid, step)
     shown = {name: north_up(a, grid) for name, a in arrays.items()}
     title = f"Region {rid}{averaged(step)} (snapshot {snapshot[:10]})"
     return plot_rps_pair(shown, extent_of(grid, whole_blocks(window, step)), title, out_png)
@@ -215,7 +217,7 @@ class Mosaic:
 
 
 def overview_frames(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     sentinels: Mapping[str, str | Path],
     mosaic: Mosaic,
@@ -230,7 +232,7 @@ def overview_frames(
 
     frames = {name: np.full(mosaic.shape, np.nan, dtype=np.float32) for name in RPS_VARIABLES}
     snapshots = {rid: snapshot_of(sentinel) for rid, sentinel in sentinels.items()}
-    for rid, group in region_groups(config, snapshots):  # one region in memory at a time
+    for rid, group in region_groups(settings, snapshots):  # one region in memory at a time
         arrays = read_region_reduced(group, grid, rid, mosaic.step)
         r, c = mosaic.offset(grid.region_window(rid))
         for name, array in arrays.items():
@@ -239,7 +241,7 @@ def overview_frames(
 
 
 def overview(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     sentinels: Mapping[str, str | Path],
     out_png: str | Path,
@@ -247,7 +249,7 @@ def overview(
 ) -> Path:
     """All regions' rps_2011 and rps_2047 mosaicked, about ``max_px`` pixels on the long side."""
     mosaic = Mosaic.covering(grid, list(sentinels), max_px)
-    frames = overview_frames(config, grid, sentinels, mosaic)
+    frames = overview_frames(settings, grid, sentinels, mosaic)
     shown = {name: north_up(a, grid) for name, a in frames.items()}
     title = f"All {len(sentinels)} regions{averaged(mosaic.step)}"
     extent = extent_of(grid, whole_blocks(mosaic.window, mosaic.step))

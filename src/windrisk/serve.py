@@ -163,10 +163,10 @@ def server_url(server: MapServer) -> str:
 
 def tiles_dir_from_config(configfile: str | Path) -> Path:
     """The folder of the map page for the config's ``results`` (relative to the current dir)."""
-    from windrisk.config import load_config
     from windrisk.paths import RunPaths
+    from windrisk.settings import load_settings
 
-    return Path(RunPaths(load_config(configfile)["results"]).map_page).parent
+    return Path(RunPaths(load_settings(configfile).results).map_page).parent
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

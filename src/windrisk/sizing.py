@@ -14,8 +14,11 @@ comes from, are in ``rules/*.smk`` beside the rule.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from windrisk.settings import DaskSettings, GridSettings
 
 # A CONUS region with its buffer: 6,000 x 4,500 px chunks + 2 x 490 px (config/conus.yaml), the
 # size bench_wind.py measures (6,980 x 5,480 px).
@@ -30,22 +33,21 @@ ROUND_MB: Final = 500
 MULTI_THREAD_MIN_PX: Final = FULL_REGION_PX // 4
 
 
-def region_px(config: Mapping[str, Any]) -> int:
+def region_px(grid: GridSettings) -> int:
     """Pixels of one region with its buffer on both sides (``grid.chunks``, ``grid.buffer_px``)."""
-    rows, cols = config["grid"]["chunks"]
-    buffer = int(config["grid"]["buffer_px"])
-    return (int(rows) + 2 * buffer) * (int(cols) + 2 * buffer)
+    rows, cols = grid.chunks
+    return (rows + 2 * grid.buffer_px) * (cols + 2 * grid.buffer_px)
 
 
-def region_mb(config: Mapping[str, Any], full_region_mb: int) -> int:
+def region_mb(grid: GridSettings, full_region_mb: int) -> int:
     """Memory (MB) for one region job: ``full_region_mb`` scaled to this grid's regions, rounded up."""
-    scaled = full_region_mb * region_px(config) / FULL_REGION_PX
+    scaled = full_region_mb * region_px(grid) / FULL_REGION_PX
     return max(FLOOR_MB, math.ceil(scaled / ROUND_MB) * ROUND_MB)
 
 
-def region_threads(config: Mapping[str, Any], full_region_threads: int) -> int:
+def region_threads(grid: GridSettings, full_region_threads: int) -> int:
     """Threads for one region job: ``full_region_threads`` where regions are large enough to use them."""
-    return full_region_threads if region_px(config) >= MULTI_THREAD_MIN_PX else 1
+    return full_region_threads if region_px(grid) >= MULTI_THREAD_MIN_PX else 1
 
 
 def by_attempt(mb: int) -> Callable[..., int]:
@@ -57,7 +59,7 @@ def by_attempt(mb: int) -> Callable[..., int]:
     return mem_mb
 
 
-def dask_local_mb(dask: Mapping[str, Any], client_mb: int) -> Callable[..., int]:
+def dask_local_mb(dask: DaskSettings, client_mb: int) -> Callable[..., int]:
     """``wind_distribution``'s ``mem_mb``: with ``dask.cluster: local`` its workers (one per
     ``threads_per_worker`` threads unless ``dask.workers`` is set) at ``dask.memory_per_worker``
     each (they run inside the job), plus ``client_mb`` for the client and scheduler; elsewhere ``client_mb`` only. Scaled by
@@ -67,7 +69,7 @@ def dask_local_mb(dask: Mapping[str, Any], client_mb: int) -> Callable[..., int]
     worker_mb = math.ceil(parse_memory(dask, "memory_per_worker") / 1e6)
 
     def mem_mb(wildcards: Any, threads: int, attempt: int) -> int:
-        workers = local_workers(dask, threads) if dask["cluster"] == "local" else 0
+        workers = local_workers(dask, threads) if dask.cluster == "local" else 0
         return (client_mb + workers * worker_mb) * attempt
 
     return mem_mb

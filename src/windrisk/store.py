@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -97,6 +98,7 @@ from windrisk.config import config_hash
 from windrisk.grid import RegionGrid
 from windrisk.io import s3_client, write_json_atomic
 from windrisk.paths import RunPaths
+from windrisk.settings import Settings
 from windrisk.timing import step
 from windrisk.variables import LICENSE, SOURCES, VARIABLES
 
@@ -145,39 +147,24 @@ class CommitError(StoreError):
 
 
 # ---- storage -----------------------------------------------------------------------------
-def store_url(config: Mapping[str, Any]) -> str:
-    """``store.url`` as given: a local path or ``s3://bucket/prefix``."""
-    return str(config["store"]["url"])
-
-
-def branch_of(config: Mapping[str, Any]) -> str:
-    """The branch every region commits to (``store.branch``)."""
-    return str(config["store"]["branch"])
-
-
-def is_object_store(config: Mapping[str, Any]) -> bool:
-    """True for a URL store (S3), False for a local path (whose commits need the flock)."""
-    return "://" in store_url(config)
-
-
-def storage_from_config(config: Mapping[str, Any], *, fail_fast: bool = False) -> ic.Storage:
+def storage_from_settings(settings: Settings, *, fail_fast: bool = False) -> ic.Storage:
     """``store.url`` (local path or ``s3://bucket/prefix``) → Icechunk storage; S3 keys from env."""
-    url = store_url(config)
+    url = settings.store.url
     if url.startswith("s3://"):
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         if not bucket or not prefix.strip("/"):
             raise StoreError(f"store.url {url!r} must be s3://<bucket>/<prefix> with a non-empty prefix")
-        s3 = config["store"].get("s3", {})
-        anonymous = bool(s3.get("anonymous", False))
+        s3 = settings.store.s3
+        anonymous = bool(s3.anonymous)
         return ic.s3_storage(
             bucket=bucket,
             prefix=prefix.strip("/"),
-            region=s3.get("region"),
-            endpoint_url=s3.get("endpoint_url"),
-            allow_http=bool(s3.get("allow_http", False)),
-            force_path_style=bool(s3.get("force_path_style", False)),
+            region=s3.region,
+            endpoint_url=s3.endpoint_url,
+            allow_http=bool(s3.allow_http),
+            force_path_style=bool(s3.force_path_style),
             anonymous=True if anonymous else None,
-            from_env=None if anonymous else True,  # AWS_ACCESS_KEY_ID etc.; never from config
+            from_env=None if anonymous else True,  # AWS_ACCESS_KEY_ID etc.; never from the config
             network_stream_timeout_seconds=10 if fail_fast else 60,
         )
     if "://" in url:
@@ -194,22 +181,22 @@ def _fail_fast_config() -> ic.RepositoryConfig:
     return ic.RepositoryConfig(storage=ic.StorageSettings(retries=retries))
 
 
-def store_exists(config: Mapping[str, Any], *, fail_fast: bool = False) -> bool:
+def store_exists(settings: Settings, *, fail_fast: bool = False) -> bool:
     """True when a repository exists at ``store.url`` (never creates anything)."""
-    if not is_object_store(config) and not Path(store_url(config)).exists():
+    if not settings.store.is_object_store and not Path(settings.store.url).exists():
         return False
-    settings = _fail_fast_config().storage if fail_fast else None
-    return bool(ic.Repository.exists(storage_from_config(config, fail_fast=fail_fast), settings))
+    storage_settings = _fail_fast_config().storage if fail_fast else None
+    return bool(ic.Repository.exists(storage_from_settings(settings, fail_fast=fail_fast), storage_settings))
 
 
-def open_repo(config: Mapping[str, Any], *, fail_fast: bool = False) -> ic.Repository:
+def open_repo(settings: Settings, *, fail_fast: bool = False) -> ic.Repository:
     """Open the existing repository; raise StoreError telling how to create it."""
-    storage = storage_from_config(config, fail_fast=fail_fast)
+    storage = storage_from_settings(settings, fail_fast=fail_fast)
     try:
         return ic.Repository.open(storage, config=_fail_fast_config() if fail_fast else None)
     except ic.RepositoryNotFoundError:
         raise StoreError(
-            f"no Icechunk store at store.url={store_url(config)!r}; create it first with the "
+            f"no Icechunk store at store.url={settings.store.url!r}; create it first with the "
             "store_template rule (snakemake <results>/store/template.json)"
         ) from None
 
@@ -248,12 +235,12 @@ def _coord_attrs(grid: RegionGrid, axis: str) -> dict[str, str]:
     return {"standard_name": std, "long_name": f"{axis} of pixel centre", "units": "m", "axis": axis.upper()}
 
 
-def _root_attrs(config: Mapping[str, Any], grid: RegionGrid) -> dict[str, Any]:
+def _root_attrs(settings: Settings, grid: RegionGrid) -> dict[str, Any]:
     """The template's global attributes: provenance, layout and the region-id convention."""
     signature = grid_signature(grid)
     return {
         "title": "windrisk: wind-informed wildfire risk",
-        "run_name": str(config.get("run_name", "")),
+        "run_name": settings.run_name,
         "sources": list(SOURCES),
         "license": LICENSE,
         "windrisk_version": windrisk.__version__,
@@ -266,7 +253,7 @@ def _root_attrs(config: Mapping[str, Any], grid: RegionGrid) -> dict[str, Any]:
     }
 
 
-def template_dataset(config: Mapping[str, Any], grid: RegionGrid) -> xr.Dataset:
+def template_dataset(settings: Settings, grid: RegionGrid) -> xr.Dataset:
     """The whole-grid dataset of lazy NaN arrays (nothing is computed when it is written)."""
     import dask.array as da
     import xarray as xr
@@ -300,7 +287,7 @@ def template_dataset(config: Mapping[str, Any], grid: RegionGrid) -> xr.Dataset:
         "x": ("x", grid.x_coords(), _coord_attrs(grid, "x")),
         "spatial_ref": ((), np.int32(0), _spatial_ref_attrs(grid)),
     }
-    return xr.Dataset(data_vars, coords=coords, attrs=_root_attrs(config, grid))
+    return xr.Dataset(data_vars, coords=coords, attrs=_root_attrs(settings, grid))
 
 
 def _template_encoding(grid: RegionGrid) -> dict[str, dict[str, Any]]:
@@ -312,13 +299,13 @@ def _template_encoding(grid: RegionGrid) -> dict[str, dict[str, Any]]:
     return enc
 
 
-def _template_tag(config: Mapping[str, Any]) -> str:
-    return TEMPLATE_TAG_PREFIX + branch_of(config)
+def _template_tag(settings: Settings) -> str:
+    return TEMPLATE_TAG_PREFIX + settings.store.branch
 
 
-def _existing_template(repo: ic.Repository, config: Mapping[str, Any]) -> dict[str, Any] | None:
+def _existing_template(repo: ic.Repository, settings: Settings) -> dict[str, Any] | None:
     """The template attributes on the branch tip, or None when no template was committed yet."""
-    session = repo.readonly_session(branch=branch_of(config))
+    session = repo.readonly_session(branch=settings.store.branch)
     try:
         attrs = dict(zarr.open_group(session.store, mode="r").attrs)
     except zarr.errors.GroupNotFoundError:  # a freshly created, empty repository
@@ -326,13 +313,13 @@ def _existing_template(repo: ic.Repository, config: Mapping[str, Any]) -> dict[s
     return attrs if "windrisk_grid" in attrs else None
 
 
-def _template_snapshot(repo: ic.Repository, config: Mapping[str, Any]) -> str | None:
+def _template_snapshot(repo: ic.Repository, settings: Settings) -> str | None:
     """The template commit: its tag (kept by expiry), else found in the ancestry."""
     try:
-        return repo.lookup_tag(_template_tag(config))
+        return repo.lookup_tag(_template_tag(settings))
     except ic.IcechunkError:
         pass
-    for info in repo.ancestry(branch=branch_of(config)):
+    for info in repo.ancestry(branch=settings.store.branch):
         if info.metadata.get("windrisk", {}).get("kind") == "template":
             return info.id
     return None
@@ -349,10 +336,10 @@ def _template_differences(attrs: Mapping[str, Any], grid: RegionGrid) -> list[st
     return diffs
 
 
-def _template_info(config: Mapping[str, Any], grid: RegionGrid, snapshot_id: str | None) -> dict[str, Any]:
+def _template_info(settings: Settings, grid: RegionGrid, snapshot_id: str | None) -> dict[str, Any]:
     return {
-        "store_url": store_url(config),
-        "branch": branch_of(config),
+        "store_url": settings.store.url,
+        "branch": settings.store.branch,
         "template_snapshot_id": snapshot_id,
         "grid": grid_signature(grid),
         "n_regions": list(grid.n_chunks),
@@ -361,19 +348,19 @@ def _template_info(config: Mapping[str, Any], grid: RegionGrid, snapshot_id: str
     }
 
 
-def _open_or_create(config: Mapping[str, Any]) -> tuple[ic.Repository, bool]:
+def _open_or_create(settings: Settings) -> tuple[ic.Repository, bool]:
     """Open the repository, creating it only when nothing exists at the URL; True if we created it."""
-    storage = storage_from_config(config)
+    storage = storage_from_settings(settings)
     created = False
     if not ic.Repository.exists(storage):
         try:
             ic.Repository.create(storage, config=_new_repo_config())
             created = True
-            log.info("created Icechunk repository at %s", store_url(config))
+            log.info("created Icechunk repository at %s", settings.store.url)
         except ic.IcechunkError as exc:  # someone else is creating it: wait until it is there
-            _wait_until_exists(config, storage, exc)
+            _wait_until_exists(settings, storage, exc)
     repo = ic.Repository.open(storage)
-    branch = branch_of(config)
+    branch = settings.store.branch
     if branch not in repo.list_branches():
         repo.create_branch(branch, snapshot_id=_root_snapshot(repo).id)
     return repo, created
@@ -414,18 +401,18 @@ def _poll(ready: Callable[[], bool], timeout_s: float, pause_s: tuple[float, flo
     return True
 
 
-def _wait_until_exists(config: Mapping[str, Any], storage: ic.Storage, cause: Exception, timeout_s: float = 60) -> None:
+def _wait_until_exists(settings: Settings, storage: ic.Storage, cause: Exception, timeout_s: float = 60) -> None:
     """Wait for a concurrent creator's repository to appear; StoreError if it never does."""
     if not _poll(lambda: bool(ic.Repository.exists(storage)), timeout_s, (0.1, 0.5)):
         raise StoreError(
-            f"cannot create an Icechunk store at store.url={store_url(config)!r} ({cause}); "
+            f"cannot create an Icechunk store at store.url={settings.store.url!r} ({cause}); "
             "the location holds other objects: point store.url at an empty prefix"
         ) from cause
 
 
-def _commit_template(repo: ic.Repository, config: Mapping[str, Any], grid: RegionGrid) -> str:
-    session = repo.writable_session(branch_of(config))
-    template_dataset(config, grid).to_zarr(
+def _commit_template(repo: ic.Repository, settings: Settings, grid: RegionGrid) -> str:
+    session = repo.writable_session(settings.store.branch)
+    template_dataset(settings, grid).to_zarr(
         session.store,
         mode="w",
         compute=False,
@@ -439,105 +426,100 @@ def _commit_template(repo: ic.Repository, config: Mapping[str, Any], grid: Regio
             "grid": grid_signature(grid),
             "variables": list(VARIABLES),
             "code_version": windrisk.__version__,
-            "run_name": str(config.get("run_name", "")),
+            "run_name": settings.run_name,
         }
     }
     snap = session.commit("windrisk template", metadata=meta)  # no rebase: a racing template wins
-    repo.create_tag(_template_tag(config), snapshot_id=snap)
+    repo.create_tag(_template_tag(settings), snapshot_id=snap)
     return snap
 
 
-def ensure_template(config: Mapping[str, Any], grid: RegionGrid) -> dict[str, Any]:
+def ensure_template(settings: Settings, grid: RegionGrid) -> dict[str, Any]:
     """Create the store and commit the template once; a no-op when the same template exists."""
-    settings = commit_settings(config)
-    with holding(commit_lease(config), settings.patience_s, "commit the template", settings.lease_ttl_s / 4):
+    queue = commit_settings(settings)
+    with holding(commit_lease(settings), queue.patience_s, "commit the template", queue.lease_ttl_s / 4):
         for attempt in range(1, TEMPLATE_TRIES + 1):
-            repo, created = _open_or_create(config)
-            attrs = _existing_template(repo, config)
+            repo, created = _open_or_create(settings)
+            attrs = _existing_template(repo, settings)
             if attrs is not None:
-                _check_template(config, attrs, grid)
-                return _template_info(config, grid, _template_snapshot(repo, config))
+                _check_template(settings, attrs, grid)
+                return _template_info(settings, grid, _template_snapshot(repo, settings))
             if not created and _being_created(repo):  # let its creator write the template
                 time.sleep(random.uniform(0.2, 1.0))
                 continue
             try:
-                snap = _commit_template(repo, config, grid)
+                snap = _commit_template(repo, settings, grid)
             except ic.ConflictError as exc:  # another template job committed first: re-check it
                 if attempt == TEMPLATE_TRIES:
-                    raise CommitError(f"could not commit the template to {store_url(config)!r}: {exc}") from exc
+                    raise CommitError(f"could not commit the template to {settings.store.url!r}: {exc}") from exc
                 time.sleep(random.uniform(0.2, 1.0))
                 continue
-            log.info("committed template %s to %s", snap, store_url(config))
-            return _template_info(config, grid, snap)
-    raise CommitError(f"the template at {store_url(config)!r} was still being created after {TEMPLATE_TRIES} checks")
+            log.info("committed template %s to %s", snap, settings.store.url)
+            return _template_info(settings, grid, snap)
+    raise CommitError(f"the template at {settings.store.url!r} was still being created after {TEMPLATE_TRIES} checks")
 
 
-def _check_template(config: Mapping[str, Any], attrs: Mapping[str, Any], grid: RegionGrid) -> None:
+def _check_template(settings: Settings, attrs: Mapping[str, Any], grid: RegionGrid) -> None:
     diffs = _template_differences(attrs, grid)
     if diffs:
         raise TemplateMismatchError(
-            f"the store at store.url={store_url(config)!r} was made for a different layout: "
+            f"the store at store.url={settings.store.url!r} was made for a different layout: "
             + "; ".join(diffs)
             + ". One store holds one grid: set store.url to a new location (or delete the old store)."
         )
 
 
 # ---- commits -------------------------------------------------------------------------------
-def commit_settings(config: Mapping[str, Any]) -> QueueSettings:
+def commit_settings(settings: Settings) -> QueueSettings:
     """``store.commit`` → how long a writer waits for its group commit, polling, lease expiry."""
-    c = config["store"]["commit"]
+    c = settings.store.commit
     heartbeat_s = QueueSettings.heartbeat_s
-    window = gc_safety_window(config).total_seconds()
+    window = settings.store.gc.safety_window.total_seconds()
     return QueueSettings(
-        patience_s=float(c["patience_s"]),
-        poll_max_s=float(c["poll_max_s"]),
-        lease_ttl_s=float(c["lease_ttl_s"]),
+        patience_s=c.patience_s,
+        poll_max_s=c.poll_max_s,
+        lease_ttl_s=c.lease_ttl_s,
         # A waiting writer beats well within gc's window, so gc never mistakes it for a dead one.
         heartbeat_s=min(heartbeat_s, window / 4) if window > 0 else heartbeat_s,
     )
 
 
-def gc_safety_window(config: Mapping[str, Any]) -> timedelta:
-    """``store.gc.safety_window_s``: gc keeps younger objects and treats quieter writers as dead."""
-    return timedelta(seconds=float(config["store"]["gc"]["safety_window_s"]))
-
-
-def lock_path(config: Mapping[str, Any]) -> Path:
+def lock_path(settings: Settings) -> Path:
     """``<store>.commit-lock`` beside a local store (outside the repository's own files)."""
-    store = Path(store_url(config)).resolve()
+    store = Path(settings.store.url).resolve()
     return store.with_name(store.name + ".commit-lock")
 
 
-def queue_area(config: Mapping[str, Any]) -> QueueArea:
+def queue_area(settings: Settings) -> QueueArea:
     """The group-commit queue beside the repository: ``<store>.queue``."""
-    url = store_url(config).rstrip("/")
-    if not is_object_store(config):
+    url = settings.store.url.rstrip("/")
+    if not settings.store.is_object_store:
         store = Path(url).resolve()
         return LocalArea(store.with_name(store.name + ".queue"))
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    return S3Area(s3_client(config["store"].get("s3", {})), bucket, prefix.strip("/") + ".queue")
+    return S3Area(s3_client(settings.store.s3), bucket, prefix.strip("/") + ".queue")
 
 
-def commit_lease(config: Mapping[str, Any], area: QueueArea | None = None) -> Lease:
+def commit_lease(settings: Settings, area: QueueArea | None = None) -> Lease:
     """flock beside a local store (required: its commits are unsafe concurrently); an object on S3."""
-    if not is_object_store(config):
-        return FileLease(lock_path(config))
-    return ObjectLease(area or queue_area(config), commit_settings(config).lease_ttl_s)
+    if not settings.store.is_object_store:
+        return FileLease(lock_path(settings))
+    return ObjectLease(area or queue_area(settings), commit_settings(settings).lease_ttl_s)
 
 
-def group_committer(config: Mapping[str, Any]) -> GroupCommitter:
-    area = queue_area(config)
+def group_committer(settings: Settings) -> GroupCommitter:
+    area = queue_area(settings)
     return GroupCommitter(
         area=area,
-        lease=commit_lease(config, area),
-        open_repo=lambda: open_repo(config),
-        branch=branch_of(config),
-        metadata_of=lambda records: _group_metadata(config, records),
-        settings=commit_settings(config),
+        lease=commit_lease(settings, area),
+        open_repo=lambda: open_repo(settings),
+        branch=settings.store.branch,
+        metadata_of=lambda records: _group_metadata(settings, records),
+        settings=commit_settings(settings),
     )
 
 
-def _group_metadata(config: Mapping[str, Any], records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _group_metadata(settings: Settings, records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One commit's metadata: each region's record, provenances stored once (they repeat)."""
     provenances: list[dict[str, Any]] = []
     regions: dict[str, dict[str, Any]] = {}
@@ -553,7 +535,7 @@ def _group_metadata(config: Mapping[str, Any], records: Mapping[str, Mapping[str
     return {
         "windrisk": {
             "kind": "regions",
-            "run_name": str(config.get("run_name", "")),
+            "run_name": settings.run_name,
             "provenances": provenances,
             "regions": regions,
         }
@@ -668,12 +650,12 @@ def _native_ids(refs: ChunkRefs) -> list[str]:
     return [ref for ref in refs.values() if ref is not None and ":" not in ref]
 
 
-def _chunk_object_exists(config: Mapping[str, Any], repo: ic.Repository, chunk_id: str) -> bool:
+def _chunk_object_exists(settings: Settings, repo: ic.Repository, chunk_id: str) -> bool:
     """True when ``chunks/<chunk_id>`` is stored, without reading it: on S3 one listing with the
     id as prefix; on a local store a stat (Icechunk's local backend lists directories only, so
     the same listing finds nothing there)."""
-    if not is_object_store(config):
-        return (Path(store_url(config)).resolve() / "chunks" / chunk_id).is_file()
+    if not settings.store.is_object_store:
+        return (Path(settings.store.url).resolve() / "chunks" / chunk_id).is_file()
     objects = repo.storage.list_objects_metadata(settings=repo.config.storage, prefix=f"chunks/{chunk_id}")
     return any(obj.key.rsplit("/", 1)[-1] in ("", chunk_id) for obj in objects)  # keys are relative to the prefix
 
@@ -689,15 +671,15 @@ def _branch_commit(repo: ic.Repository, branch: str, snapshot_id: str) -> ic.Sna
 
 
 def _proof(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str, refs: ChunkRefs
+    settings: Settings, grid: RegionGrid, rid: str, snapshot_id: str, refs: ChunkRefs
 ) -> tuple[ic.SnapshotInfo | None, str]:
     """(the commit, "") when the region is provably committed at ``snapshot_id``, else (None, why not):
     the snapshot is on the branch, the mark is set and it references exactly the chunks this job
     wrote (``refs``). Reads manifests only (see the module's "Proof.")."""
-    repo = open_repo(config)  # fresh handle: sees the branch as it is now
-    info = _branch_commit(repo, branch_of(config), snapshot_id)
+    repo = open_repo(settings)  # fresh handle: sees the branch as it is now
+    info = _branch_commit(repo, settings.store.branch, snapshot_id)
     if info is None:
-        return None, f"snapshot {snapshot_id} is not on branch {branch_of(config)!r}"
+        return None, f"snapshot {snapshot_id} is not on branch {settings.store.branch!r}"
     session = repo.readonly_session(snapshot_id=snapshot_id)
     if _written_mark(session, grid, rid) != 1:
         return None, f"written mark of {rid} is 0 at {snapshot_id}"
@@ -707,30 +689,30 @@ def _proof(
     )
 
 
-def region_config_hash(config: Mapping[str, Any]) -> str:
+def region_config_hash(settings: Settings) -> str:
     """Hash of the config that decides a region's values: the grid and its buffer and the method
     (not the list of data regions, the store location or the run's name)."""
-    grid = {k: v for k, v in config["grid"].items() if k != "data_regions"}
-    method = {k: v for k, v in (config.get("method") or {}).items() if v is not None}
+    grid = {k: v for k, v in dataclasses.asdict(settings.grid).items() if k != "data_regions"}
+    method = {"compat": settings.method.compat} if settings.method.compat is not None else {}
     # The method only enters when set, so regions of runs made before it existed keep their hash.
     return config_hash({"grid": grid, "method": method} if method else {"grid": grid})
 
 
 def region_provenance(
-    config: Mapping[str, Any], identities: Mapping[str, Any], code_version: str | None = None
+    settings: Settings, identities: Mapping[str, Any], code_version: str | None = None
 ) -> dict[str, Any]:
     """What a region is made from: code version (default: the wind stage's as run from this
     checkout, ``codeversion.wind_version``), ``region_config_hash`` and the identity of every
     input it read (``inputs.identity``, keyed as in the config). Adoption compares exactly this."""
     return {
         "code_version": code_version or codeversion.wind_version(),
-        "config_hash": region_config_hash(config),
+        "config_hash": region_config_hash(settings),
         "inputs": json.loads(json.dumps(dict(identities), sort_keys=True, default=str)),
     }
 
 
 def write_region(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     rid: str,
     arrays: Mapping[str, np.ndarray],
@@ -749,15 +731,15 @@ def write_region(
         "data_sha256": sha,
         "all_nan": all(bool(np.isnan(a).all()) for a in clean.values()),
         "code_version": str(provenance.get("code_version") or codeversion.wind_version()),
-        "config_hash": str(provenance.get("config_hash") or region_config_hash(config)),
+        "config_hash": str(provenance.get("config_hash") or region_config_hash(settings)),
         "inputs": json.loads(json.dumps(provenance.get("inputs", {}), default=str)),  # commit metadata is JSON
     }
-    committer = group_committer(config)
+    committer = group_committer(settings)
     reason = ""
     for landing in range(1, PROOF_TRIES + 1):
         ticket = new_ticket(rid)
         with committer.registered(ticket):
-            fork, wrote = _forked_write(config, grid, rid, clean)
+            fork, wrote = _forked_write(settings, grid, rid, clean)
             with step("commit"):
                 committer.submit(ticket, fork, {**record, **wrote})
                 try:
@@ -765,10 +747,10 @@ def write_region(
                 except QueueError as exc:
                     raise CommitError(f"region {rid}: {exc}") from None
         with step("proof"):
-            info, reason = _proof(config, grid, rid, snap, wrote["chunk_refs"])
+            info, reason = _proof(settings, grid, rid, snap, wrote["chunk_refs"])
         if info is not None:
             log.info("region %s committed as %s (try %d)", rid, snap, landing)
-            return sentinel_from_commit(config, rid, info)
+            return sentinel_from_commit(settings, rid, info)
         log.warning("region %s: commit %s did not land (%s); writing it again", rid, snap, reason)
     raise CommitError(
         f"region {rid}: commit could not be proven after {PROOF_TRIES} tries ({reason}). "
@@ -777,12 +759,12 @@ def write_region(
 
 
 def _forked_write(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, clean: Mapping[str, np.ndarray]
+    settings: Settings, grid: RegionGrid, rid: str, clean: Mapping[str, np.ndarray]
 ) -> tuple[ic.ForkSession, dict[str, Any]]:
     """Write the region's chunks and mark through a fork of the branch tip; return the fork and
     what its commit record gains: the base snapshot and the fork's ``chunk_refs`` of the region."""
     with step("write chunks"):
-        session = open_repo(config).writable_session(branch_of(config))
+        session = open_repo(settings).writable_session(settings.store.branch)
         fork = session.fork()  # chunks are written now, in parallel; the lease holder commits the refs
         _write_chunks(fork, grid, rid, clean)
     with step("chunk refs"):
@@ -790,15 +772,15 @@ def _forked_write(
     return fork, {"base_snapshot_id": session.snapshot_id, "chunk_refs": refs}
 
 
-def commit_waiting(config: Mapping[str, Any]) -> int:
+def commit_waiting(settings: Settings) -> int:
     """Commit the regions whose writers handed them over but died before they landed."""
-    committer = group_committer(config)
-    settings = committer.settings
-    with holding(committer.lease, settings.patience_s, "commit waiting regions", settings.lease_ttl_s / 4):
+    committer = group_committer(settings)
+    queue = committer.settings
+    with holding(committer.lease, queue.patience_s, "commit waiting regions", queue.lease_ttl_s / 4):
         return committer.commit_pending()
 
 
-def sentinel_from_commit(config: Mapping[str, Any], rid: str, info: ic.SnapshotInfo) -> dict[str, Any]:
+def sentinel_from_commit(settings: Settings, rid: str, info: ic.SnapshotInfo) -> dict[str, Any]:
     """The sentinel of region ``rid`` committed as ``info``: a function of the commit alone, so a
     sentinel rebuilt from the store (``adopt_regions``) is byte-identical to the one first written
     and nothing downstream re-runs."""
@@ -806,8 +788,8 @@ def sentinel_from_commit(config: Mapping[str, Any], rid: str, info: ic.SnapshotI
     return {
         "region_id": rid,
         "snapshot_id": info.id,
-        "branch": branch_of(config),
-        "store_url": store_url(config),
+        "branch": settings.store.branch,
+        "store_url": settings.store.url,
         "data_sha256": meta["data_sha256"],
         "all_nan": meta["all_nan"],
         "written_at": info.written_at.isoformat(),
@@ -840,27 +822,27 @@ def read_sentinel(path: str | Path) -> dict[str, Any]:
 
 
 # ---- reading -----------------------------------------------------------------------------
-def open_dataset_at(config: Mapping[str, Any], snapshot_id: str) -> xr.Dataset:
+def open_dataset_at(settings: Settings, snapshot_id: str) -> xr.Dataset:
     """The whole store as it was at ``snapshot_id`` (lazy; only touched chunks are read)."""
     import xarray as xr
 
-    session = open_repo(config).readonly_session(snapshot_id=snapshot_id)
+    session = open_repo(settings).readonly_session(snapshot_id=snapshot_id)
     return xr.open_zarr(session.store, consolidated=False, zarr_format=3, chunks=None)
 
 
-def read_region(config: Mapping[str, Any], grid: RegionGrid, rid: str, snapshot_id: str) -> dict[str, np.ndarray]:
+def read_region(settings: Settings, grid: RegionGrid, rid: str, snapshot_id: str) -> dict[str, np.ndarray]:
     """One region's float32 arrays (VARIABLES order) at ``snapshot_id``."""
-    session = open_repo(config).readonly_session(snapshot_id=snapshot_id)
+    session = open_repo(settings).readonly_session(snapshot_id=snapshot_id)
     return _read_session_region(session, grid, rid)
 
 
-def open_group_at(config: Mapping[str, Any], snapshot_id: str, repo: ic.Repository | None = None) -> zarr.Group:
+def open_group_at(settings: Settings, snapshot_id: str, repo: ic.Repository | None = None) -> zarr.Group:
     """The store's root group at ``snapshot_id``, read only (only touched chunks are fetched)."""
-    session = (repo or open_repo(config)).readonly_session(snapshot_id=snapshot_id)
+    session = (repo or open_repo(settings)).readonly_session(snapshot_id=snapshot_id)
     return zarr.open_group(session.store, mode="r")
 
 
-def region_groups(config: Mapping[str, Any], snapshots: Mapping[str, str]) -> Iterator[tuple[str, zarr.Group]]:
+def region_groups(settings: Settings, snapshots: Mapping[str, str]) -> Iterator[tuple[str, zarr.Group]]:
     """(region id, root group showing the region as at its snapshot) for ``snapshots`` {rid: id}.
 
     Opens the repository once and lists the branch once. A region whose snapshot is still its
@@ -868,15 +850,15 @@ def region_groups(config: Mapping[str, Any], snapshots: Mapping[str, str]) -> It
     regions' chunks), so all of those share one session; any other region gets a session at its
     own snapshot, one per distinct snapshot. Measured: see ``windrisk.report.overview_frames``.
     """
-    repo = open_repo(config)
-    ancestry = list(repo.ancestry(branch=branch_of(config)))
+    repo = open_repo(settings)
+    ancestry = list(repo.ancestry(branch=settings.store.branch))
     latest = latest_region_commits(ancestry)
     opened: dict[str, zarr.Group] = {}
     for rid, snapshot_id in snapshots.items():
         newest = latest.get(rid)
         at = ancestry[0].id if newest is not None and newest.id == snapshot_id else snapshot_id
         if at not in opened:
-            opened[at] = open_group_at(config, at, repo)
+            opened[at] = open_group_at(settings, at, repo)
         yield rid, opened[at]
 
 
@@ -908,24 +890,24 @@ class BranchView:
     lost: Mapping[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
 
 
-def branch_view(config: Mapping[str, Any], grid: RegionGrid, *, fail_fast: bool = False) -> BranchView:
+def branch_view(settings: Settings, grid: RegionGrid, *, fail_fast: bool = False) -> BranchView:
     """One readonly session: read ``written`` once, list the ancestry once."""
-    if not store_exists(config, fail_fast=fail_fast):
-        return _no_store_view(config, grid)
-    return _branch_view_of(open_repo(config, fail_fast=fail_fast), config, grid)
+    if not store_exists(settings, fail_fast=fail_fast):
+        return _no_store_view(settings, grid)
+    return _branch_view_of(open_repo(settings, fail_fast=fail_fast), settings, grid)
 
 
-def _no_store_view(config: Mapping[str, Any], grid: RegionGrid) -> BranchView:
+def _no_store_view(settings: Settings, grid: RegionGrid) -> BranchView:
     """The view when no repository exists: nothing written, no snapshots."""
-    return BranchView(False, None, np.zeros(grid.n_chunks, dtype=np.uint8), frozenset(), store_url(config))
+    return BranchView(False, None, np.zeros(grid.n_chunks, dtype=np.uint8), frozenset(), settings.store.url)
 
 
-def _branch_view_of(repo: ic.Repository, config: Mapping[str, Any], grid: RegionGrid) -> BranchView:
+def _branch_view_of(repo: ic.Repository, settings: Settings, grid: RegionGrid) -> BranchView:
     """``branch_view`` of an already opened repository (saves a second open per command)."""
     empty = np.zeros(grid.n_chunks, dtype=np.uint8)
-    if branch_of(config) not in repo.list_branches():
-        return BranchView(True, None, empty, frozenset(), store_url(config))
-    session = repo.readonly_session(branch=branch_of(config))
+    if settings.store.branch not in repo.list_branches():
+        return BranchView(True, None, empty, frozenset(), settings.store.url)
+    session = repo.readonly_session(branch=settings.store.branch)
     try:
         written = np.asarray(zarr.open_array(session.store, path=WRITTEN, mode="r")[:], dtype=np.uint8)
     except (KeyError, FileNotFoundError, zarr.errors.NodeNotFoundError):
@@ -934,7 +916,7 @@ def _branch_view_of(repo: ic.Repository, config: Mapping[str, Any], grid: Region
     lost = _lost_chunks(repo, session) if written.any() else {}  # no region written: nothing to lose
     for index in lost:
         written[index] = 0
-    return BranchView(True, session.snapshot_id, written, ancestry, store_url(config), lost)
+    return BranchView(True, session.snapshot_id, written, ancestry, settings.store.url, lost)
 
 
 async def _native_chunk_refs(session: ic.Session, name: str) -> list[tuple[tuple[int, int], str]]:
@@ -1024,7 +1006,7 @@ def _classify(view: BranchView, grid: RegionGrid, rid: str, path: Path) -> Regio
 
 
 def region_status(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     region_ids: Sequence[str],
     paths: RunPaths,
@@ -1032,12 +1014,12 @@ def region_status(
     view: BranchView | None = None,
 ) -> list[RegionState]:
     """Done-ness of each region from the store's marks, ancestry and chunk objects, cross-checked with sentinels."""
-    view = view or branch_view(config, grid)
+    view = view or branch_view(settings, grid)
     return [_classify(view, grid, rid, sentinel_path(paths, rid)) for rid in region_ids]
 
 
 def reconcile_sentinels(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     paths: RunPaths,
     region_ids: Sequence[str],
@@ -1046,7 +1028,7 @@ def reconcile_sentinels(
 ) -> list[str]:
     """Rename stale sentinels to ``<name>.stale`` so Snakemake re-runs them; return their ids."""
     moved = []
-    for state in region_status(config, grid, region_ids, paths, view=view):
+    for state in region_status(settings, grid, region_ids, paths, view=view):
         if state.state == "stale" and Path(state.sentinel).exists():
             os.replace(state.sentinel, state.sentinel + ".stale")
             moved.append(state.region_id)
@@ -1054,7 +1036,7 @@ def reconcile_sentinels(
 
 
 def reconcile_at_parse_time(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     paths: RunPaths,
     region_ids: Sequence[str],
@@ -1069,12 +1051,12 @@ def reconcile_at_parse_time(
     """
     present = [rid for rid in region_ids if sentinel_path(paths, rid).exists()]
     template = Path(paths.store_template)
-    fresh_local = not is_object_store(config) and not Path(store_url(config)).exists()
+    fresh_local = not settings.store.is_object_store and not Path(settings.store.url).exists()
     if fresh_local and not present and not template.exists():
         return []  # nothing to set aside or adopt, and no I/O beyond a stat
     try:
-        view = branch_view(config, grid, fail_fast=True)
-        moved = reconcile_sentinels(config, grid, paths, region_ids, view=view)
+        view = branch_view(settings, grid, fail_fast=True)
+        moved = reconcile_sentinels(settings, grid, paths, region_ids, view=view)
         if not view.exists and template.exists():
             os.replace(template, str(template) + ".stale")
         adopted = []
@@ -1083,17 +1065,17 @@ def reconcile_at_parse_time(
             if expected is not None:
                 adopted = [
                     a.region_id
-                    for a in adopt_regions(config, grid, paths, region_ids, expected, view=view)
+                    for a in adopt_regions(settings, grid, paths, region_ids, expected, view=view)
                     if a.adopted
                 ]
     except Exception as exc:  # noqa: BLE001 - a parse-time check must never stop the workflow
-        print(f"windrisk: could not check region sentinels against {store_url(config)}: {exc}", file=sys.stderr)
+        print(f"windrisk: could not check region sentinels against {settings.store.url}: {exc}", file=sys.stderr)
         return []
     if moved:
         why = (
             "the store they name is gone"
             if not view.exists
-            else f"their snapshots are not on branch {branch_of(config)!r} or their chunks are gone"
+            else f"their snapshots are not on branch {settings.store.branch!r} or their chunks are gone"
         )
         print(
             f"windrisk: {len(moved)} region sentinel(s) set aside as *.stale, {why}; these regions will be "
@@ -1114,7 +1096,7 @@ def _shown(ids: Sequence[str], limit: int = 10) -> str:
 
 
 def expected_provenance(
-    config: Mapping[str, Any],
+    settings: Settings,
     paths: RunPaths,
     code_version: str | None = None,
     *,
@@ -1130,10 +1112,10 @@ def expected_provenance(
 
     cache = cache or inputs.HashCache(paths.identity_cache)
     if planned is None:
-        planned = inputs.plan_identities(config, produced_inputs(config), cache, groups=("rasters",))["rasters"]
-    derived = None if "distribution" in config["inputs"]["wind"] else paths.wind_distribution
-    identities = inputs.region_input_identities(config, planned, derived, cache)
-    return None if identities is None else region_provenance(config, identities, code_version)
+        planned = inputs.plan_identities(settings, produced_inputs(settings), cache, groups=("rasters",))["rasters"]
+    derived = None if settings.inputs.wind.distribution else paths.wind_distribution
+    identities = inputs.region_input_identities(settings, planned, derived, cache)
+    return None if identities is None else region_provenance(settings, identities, code_version)
 
 
 @dataclass(frozen=True)
@@ -1165,7 +1147,7 @@ def provenance_differences(recorded: Mapping[str, Any], expected: Mapping[str, A
 
 
 def adopt_regions(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     paths: RunPaths,
     region_ids: Sequence[str],
@@ -1176,17 +1158,17 @@ def adopt_regions(
 ) -> list[Adoption]:
     """Rewrite the sentinel of each region that has none but whose newest commit on the branch has
     the ``expected`` provenance: its result is already in the store, so nothing is recomputed."""
-    view = view or branch_view(config, grid)
+    view = view or branch_view(settings, grid)
     missing = [rid for rid in region_ids if not sentinel_path(paths, rid).exists()]
     if not missing or not view.exists:
         return []
-    repo = open_repo(config, fail_fast=True)
-    latest = latest_region_commits(repo.ancestry(branch=branch_of(config)))
+    repo = open_repo(settings, fail_fast=True)
+    latest = latest_region_commits(repo.ancestry(branch=settings.store.branch))
     out = []
     for rid in missing:
         adoption = _adoption(view, latest, grid, rid, expected)
         if adoption.adopted and not dry_run:
-            write_sentinel(sentinel_path(paths, rid), sentinel_from_commit(config, rid, latest[rid]))
+            write_sentinel(sentinel_path(paths, rid), sentinel_from_commit(settings, rid, latest[rid]))
         out.append(adoption)
     return out
 
@@ -1204,17 +1186,17 @@ def _adoption(
 
 
 def committed_sentinel(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, expected: Mapping[str, Any]
+    settings: Settings, grid: RegionGrid, rid: str, expected: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """The sentinel of ``rid`` when the branch already holds it as its newest commit of ``rid``
     recorded it, with the ``expected`` provenance (a retried group job, a killed job whose region
     landed), else None: compute it. Reads only this region: its mark at the tip, the ancestry up to
     its newest commit, and its chunk refs and objects (``_unheld``); every wind job calls this, so
     nothing here scales with the store."""
-    if not store_exists(config):
+    if not store_exists(settings):
         return None
-    repo = open_repo(config)
-    branch = branch_of(config)
+    repo = open_repo(settings)
+    branch = settings.store.branch
     if branch not in repo.list_branches():
         return None
     tip = repo.readonly_session(branch=branch)
@@ -1229,15 +1211,15 @@ def committed_sentinel(
     record = region_records(info)[rid]
     if provenance_differences(record, expected) or "data_sha256" not in record:
         return None
-    why = _unheld(config, repo, tip, info, grid, rid, record)
+    why = _unheld(settings, repo, tip, info, grid, rid, record)
     if why:
         log.warning("region %s: committed as %s, but %s; computing it again", rid, info.id, why)
         return None
-    return sentinel_from_commit(config, rid, info)
+    return sentinel_from_commit(settings, rid, info)
 
 
 def _unheld(
-    config: Mapping[str, Any],
+    settings: Settings,
     repo: ic.Repository,
     tip: ic.Session,
     info: ic.SnapshotInfo,
@@ -1263,7 +1245,7 @@ def _unheld(
             return f"the branch tip references chunks {refs}, the commit recorded {record['chunk_refs']}"
         # One by one: Icechunk's blocking listings in threads beside its async reads deadlocked (S3).
         gone = [
-            f"chunks/{chunk_id}" for chunk_id in _native_ids(refs) if not _chunk_object_exists(config, repo, chunk_id)
+            f"chunks/{chunk_id}" for chunk_id in _native_ids(refs) if not _chunk_object_exists(settings, repo, chunk_id)
         ]
     except READ_ERRORS as exc:
         return f"the store could not be read ({_read_failure(exc)})"
@@ -1281,14 +1263,14 @@ class Verification:
 
 
 def verify_regions(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     paths: RunPaths,
     region_ids: Sequence[str],
 ) -> list[Verification]:
     """Every present sentinel: snapshot on the branch, mark set, data matches ``data_sha256``."""
-    repo = open_repo(config) if store_exists(config) else None
-    view = _branch_view_of(repo, config, grid) if repo is not None else _no_store_view(config, grid)
+    repo = open_repo(settings) if store_exists(settings) else None
+    view = _branch_view_of(repo, settings, grid) if repo is not None else _no_store_view(settings, grid)
     results = []
     for rid in region_ids:
         path = sentinel_path(paths, rid)
@@ -1342,7 +1324,7 @@ def _verify_one(repo: ic.Repository | None, view: BranchView, grid: RegionGrid, 
 
 
 def collect_garbage(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     paths: RunPaths,
     region_ids: Sequence[str],
@@ -1358,28 +1340,28 @@ def collect_garbage(
     around the check, clock skew) nor than the oldest snapshot a valid sentinel names (downstream
     jobs read there).
     """
-    window = gc_safety_window(config)
-    committer = group_committer(config)
-    settings = committer.settings
-    with holding(committer.lease, settings.patience_s, "collect garbage", settings.lease_ttl_s / 4):
+    window = settings.store.gc.safety_window
+    committer = group_committer(settings)
+    queue = committer.settings
+    with holding(committer.lease, queue.patience_s, "collect garbage", queue.lease_ttl_s / 4):
         live, abandoned = committer.live_writers(window.total_seconds())
         waiting = committer.pending()
         if live or waiting:
             raise StoreError(
-                f"a run is writing to {store_url(config)!r}: {len(live)} live writer(s) "
+                f"a run is writing to {settings.store.url!r}: {len(live)} live writer(s) "
                 f"({_shown([ticket_label(t) for t in live])}), {len(waiting)} region(s) waiting to be committed. "
                 "Run gc after the run; if its jobs were killed, `windrisk store commit-waiting` commits "
                 "what they handed over"
             )
-        repo = open_repo(config)
+        repo = open_repo(settings)
         now = datetime.now(UTC)
         cutoff, why = now - older_than, "--older-than"
         if now - window < cutoff:
             cutoff, why = now - window, "store.gc.safety_window_s"
-        view = _branch_view_of(repo, config, grid)
+        view = _branch_view_of(repo, settings, grid)
         kept = [
             s.snapshot_id
-            for s in region_status(config, grid, region_ids, paths, view=view)
+            for s in region_status(settings, grid, region_ids, paths, view=view)
             if s.state == "done" and s.snapshot_id
         ]
         if kept:
@@ -1395,7 +1377,7 @@ def collect_garbage(
         }
         if dry_run:
             report["would_expire"] = sum(
-                1 for info in repo.ancestry(branch=branch_of(config)) if info.written_at < cutoff
+                1 for info in repo.ancestry(branch=settings.store.branch) if info.written_at < cutoff
             )
             summary = repo.garbage_collect(cutoff, dry_run=True)
         else:

@@ -14,10 +14,11 @@ from typing import Any
 import yaml
 
 from windrisk import store
-from windrisk.config import ConfigError, grid_from_config, load_config, selected_region_ids
+from windrisk.config import ConfigError
 from windrisk.grid import RegionGrid
 from windrisk.paths import RunPaths
 from windrisk.rasters import InputError
+from windrisk.settings import Settings, load_settings, selected_region_ids
 
 AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
@@ -91,24 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> tuple[dict[str, Any], RegionGrid, RunPaths, list[str]]:
-    """The resolved config, its grid, run paths and selected regions (relative to the cwd)."""
-    config = load_config(args.configfile, parse_overrides(args.config))
-    grid = grid_from_config(config)
-    return config, grid, RunPaths(config["results"]), selected_region_ids(config, grid, base_dir=Path.cwd())
+def _load(args: argparse.Namespace) -> tuple[Settings, RegionGrid, RunPaths, list[str]]:
+    """The resolved settings, their grid, run paths and selected regions (relative to the cwd)."""
+    settings = load_settings(args.configfile, parse_overrides(args.config))
+    grid = settings.region_grid()
+    return settings, grid, RunPaths(settings.results), selected_region_ids(settings, grid, base_dir=Path.cwd())
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print how many regions are done, missing, stale or unrecorded (always exit 0)."""
-    config, grid, paths, rids = _load(args)
-    states = store.region_status(config, grid, rids, paths)
+    settings, grid, paths, rids = _load(args)
+    states = store.region_status(settings, grid, rids, paths)
     counts = Counter(s.state for s in states)
     if args.json:
         print(
             json.dumps(
                 {
-                    "store_url": store.store_url(config),
-                    "branch": store.branch_of(config),
+                    "store_url": settings.store.url,
+                    "branch": settings.store.branch,
                     "counts": {k: counts.get(k, 0) for k in store.STATES},
                     "regions": [vars(s) for s in states],
                 },
@@ -116,7 +117,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"store {store.store_url(config)} branch {store.branch_of(config)}: {len(states)} regions")
+    print(f"store {settings.store.url} branch {settings.store.branch}: {len(states)} regions")
     for state in store.STATES:
         ids = [s.region_id for s in states if s.state == state]
         shown = ", ".join(ids[:12]) + (" …" if len(ids) > 12 else "")
@@ -129,8 +130,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check every present sentinel against the store; exit 1 when any fails."""
-    config, grid, paths, rids = _load(args)
-    results = store.verify_regions(config, grid, paths, rids)
+    settings, grid, paths, rids = _load(args)
+    results = store.verify_regions(settings, grid, paths, rids)
     failed = [r for r in results if not r.ok]
     if args.json:
         print(json.dumps({"checked": len(results), "failed": [vars(r) for r in failed]}, indent=1))
@@ -147,15 +148,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_adopt(args: argparse.Namespace) -> int:
     """Adopt regions whose sentinel is missing but whose result the store holds (same inputs,
     config and code); exit 1 when some missing region cannot be adopted (it must be recomputed)."""
-    config, grid, paths, rids = _load(args)
-    expected = store.expected_provenance(config, paths)
+    settings, grid, paths, rids = _load(args)
+    expected = store.expected_provenance(settings, paths)
     if expected is None:
         print(
             "windrisk store adopt: an input cannot be identified yet (not made, or not reachable); nothing adopted",
             file=sys.stderr,
         )
         return 1
-    results = store.adopt_regions(config, grid, paths, rids, expected, dry_run=args.dry_run)
+    results = store.adopt_regions(settings, grid, paths, rids, expected, dry_run=args.dry_run)
     verb = "would adopt" if args.dry_run else "adopted"
     for r in results:
         print(f"{verb} {r.region_id} ({r.snapshot_id})" if r.adopted else f"not {r.region_id}: {r.reason}")
@@ -166,16 +167,18 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     """Expire old snapshots and collect garbage; print the report as JSON."""
-    config, grid, paths, rids = _load(args)
-    report = store.collect_garbage(config, grid, paths, rids, args.older_than, dry_run=args.dry_run)
+    settings, grid, paths, rids = _load(args)
+    report = store.collect_garbage(settings, grid, paths, rids, args.older_than, dry_run=args.dry_run)
     print(json.dumps(report, indent=1, default=str))
     return 0
 
 
 def cmd_commit_waiting(args: argparse.Namespace) -> int:
     """Commit what killed region jobs handed over; adopt then rewrites their sentinels."""
-    config, *_ = _load(args)
-    print(f"committed {store.commit_waiting(config)} waiting region(s); `windrisk store adopt` writes their sentinels")
+    settings, *_ = _load(args)
+    print(
+        f"committed {store.commit_waiting(settings)} waiting region(s); `windrisk store adopt` writes their sentinels"
+    )
     return 0
 
 

@@ -33,7 +33,7 @@ import math
 import mmap
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +55,7 @@ from pmtiles.writer import Writer
 
 from windrisk.buildings import crs_projjson, float64_values
 from windrisk.io import atomic_path
+from windrisk.settings import TilesSettings
 
 SPLIT_ZOOM = 8
 MAX_PARTITION_ROWS = 2_000_000
@@ -331,12 +332,12 @@ def merge_archives(low: Path | None, parts: list[Path], plan: TilePlan, layer: s
 def build_pmtiles(
     conus: str | Path,
     target: str | Path,
-    tiles_config: Mapping[str, Any],
+    tiles: TilesSettings,
     workdir: str | Path | None = None,
     max_partition_rows: int = MAX_PARTITION_ROWS,
 ) -> TilePlan:
-    """CONUS building GeoParquet → PMTiles at ``target`` (layer and zooms from ``tiles_config``)."""
-    layer, zmin, zmax = str(tiles_config["layer"]), int(tiles_config["min_zoom"]), int(tiles_config["max_zoom"])
+    """CONUS building GeoParquet → PMTiles at ``target`` (layer and zooms from ``tiles``)."""
+    layer, zmin, zmax = tiles.layer, tiles.min_zoom, tiles.max_zoom
     plan = plan_tiles(conus, zmin, zmax, max_partition_rows)
     tmp_root = Path(tempfile.mkdtemp(prefix=".pmtiles-work-", dir=workdir or Path(target).parent))
     try:

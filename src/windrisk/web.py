@@ -20,6 +20,7 @@ from pmtiles.reader import MmapSource, Reader
 
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
+from windrisk.settings import TilesSettings
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
 # Attributes the tiles carry (docs/architecture.md); the popup shows them in this order.
@@ -84,12 +85,12 @@ def regions_geojson(grid: RegionGrid, region_ids: Sequence[str]) -> dict[str, An
 
 def page_config(
     pmtiles_path: str | Path,
-    tiles: Mapping[str, Any],
+    tiles: TilesSettings,
     regions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the page's script needs: tile URL, layer, bounds, variables and region outlines."""
     summary = pmtiles_summary(pmtiles_path)
-    layer = tiles["layer"]
+    layer = tiles.layer
     if summary["layers"] and layer not in summary["layers"]:
         raise MapPageError(
             f"{pmtiles_path} has vector layers {summary['layers']} but tiles.layer is {layer!r}; "
@@ -128,7 +129,7 @@ def copy_assets(dest: str | Path) -> None:
 def write_map_page(
     pmtiles_path: str | Path,
     out_html: str | Path,
-    tiles: Mapping[str, Any],
+    tiles: TilesSettings,
     grid: RegionGrid | None = None,
     region_ids: Sequence[str] = (),
 ) -> Path:

@@ -47,6 +47,7 @@ from windrisk import ocr_compat
 from windrisk.fireweather import DIRECTIONS
 from windrisk.grid import RegionGrid, Window
 from windrisk.rasters import Resampled
+from windrisk.settings import Settings
 from windrisk.timing import step
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
@@ -548,9 +549,9 @@ def wind_informed_bp(
         return ocr_compat.gaussian_blur(kept, gaussian_weights(ksize)) if compat.blur else gaussian_blur(kept, ksize)
 
 
-def method_compat(config: Mapping[str, Any]) -> ocr_compat.Deviations | None:
+def method_compat(settings: Settings) -> ocr_compat.Deviations | None:
     """``method.compat`` of the config → the published choices it reproduces (None: windrisk's method)."""
-    return ocr_compat.deviations(config["method"]["compat"])
+    return ocr_compat.deviations(settings.method.compat)
 
 
 def window_geometry(
@@ -630,12 +631,12 @@ def checked_values(key: str, location: str, values: np.ndarray) -> np.ndarray:
 
 
 def load_window_inputs(
-    config: Mapping[str, Any], grid: RegionGrid, window: Window, wind_distribution_location: str
+    settings: Settings, grid: RegionGrid, window: Window, wind_distribution_location: str
 ) -> WindowInputs:
     """Config, grid window and distribution GeoTIFF → gap-filled BP per run and distribution on it."""
     from windrisk.rasters import read_on_grid, read_resampled
 
-    bp_inputs = config["inputs"]["burn_probability"]
+    bp_inputs = settings.inputs.burn_probability
     bp, bp_riley = {}, {}
     for run in CLIMATE_RUNS:
         key, location = f"burn_probability.{run}", bp_inputs[run]
@@ -666,9 +667,9 @@ def load_window_inputs(
     return WindowInputs(window, bp, bp_riley, dist)
 
 
-def distribution_location(config: Mapping[str, Any], given: str | None) -> str:
+def distribution_location(settings: Settings, given: str | None) -> str:
     """The 8-band distribution to read: ``given`` (the derived file) or ``inputs.wind.distribution``."""
-    location = given or config["inputs"]["wind"].get("distribution")
+    location = given or settings.inputs.wind.distribution
     if not location:
         raise ValueError(
             "inputs.wind.distribution is not set and no derived distribution file was given. "
@@ -678,18 +679,16 @@ def distribution_location(config: Mapping[str, Any], given: str | None) -> str:
 
 
 def load_region_inputs(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, wind_distribution_location: str | None = None
+    settings: Settings, grid: RegionGrid, rid: str, wind_distribution_location: str | None = None
 ) -> WindowInputs:
-    """Config, grid and region id → inputs on the region's buffered window (``grid.buffer_px``)."""
-    window = grid.buffered_window(rid, int(config["grid"]["buffer_px"]))
-    return load_window_inputs(config, grid, window, distribution_location(config, wind_distribution_location))
+    """Settings, grid and region id → inputs on the region's buffered window (``grid.buffer_px``)."""
+    window = grid.buffered_window(rid, settings.grid.buffer_px)
+    return load_window_inputs(settings, grid, window, distribution_location(settings, wind_distribution_location))
 
 
-def check_buffer(
-    config: Mapping[str, Any], grid: RegionGrid, rid: str, compat: ocr_compat.Deviations | None = None
-) -> None:
+def check_buffer(settings: Settings, grid: RegionGrid, rid: str, compat: ocr_compat.Deviations | None = None) -> None:
     """Raise ValueError when ``grid.buffer_px`` is too small for the region's kernels."""
-    have = int(config["grid"]["buffer_px"])
+    have = settings.grid.buffer_px
     pixel_size_m, ksize = window_geometry(grid, rid, grid.buffered_window(rid, have), compat)
     need = required_halo_px(
         pixel_size_m, grid.rows_ascend_north, published_layout=bool(compat and compat.kernel_layout), ksize=ksize
@@ -703,21 +702,21 @@ def check_buffer(
 
 
 def compute_region(
-    config: Mapping[str, Any],
+    settings: Settings,
     grid: RegionGrid,
     rid: str,
     wind_distribution_location: str,
     compat: ocr_compat.Deviations | None | Literal["config"] = "config",
 ) -> dict[str, np.ndarray]:
-    """Config, grid, region id and 8-band distribution GeoTIFF → region-shaped float32 arrays keyed as VARIABLES.
+    """Settings, grid, region id and 8-band distribution GeoTIFF → region-shaped float32 arrays keyed as VARIABLES.
 
     ``compat``: the published choices to reproduce; by default those of ``method.compat``.
     """
     from windrisk.rasters import read_on_grid
 
-    compat = method_compat(config) if compat == "config" else compat
-    check_buffer(config, grid, rid, compat)
-    inputs = load_region_inputs(config, grid, rid, wind_distribution_location)
+    compat = method_compat(settings) if compat == "config" else compat
+    check_buffer(settings, grid, rid, compat)
+    inputs = load_region_inputs(settings, grid, rid, wind_distribution_location)
     region = grid.region_window(rid)
     inner = region.relative_to(inputs.window)
     pixel_size_m, ksize = window_geometry(grid, rid, inputs.window, compat)
@@ -731,16 +730,16 @@ def compute_region(
         out[f"bp_{run}"] = full[inner].copy()
         del full
     del inputs
-    sources = config["inputs"]
     for key in ("crps", "rps"):
-        out[key] = checked_values(key, sources[key], read_on_grid(sources[key], grid, region, name=f"inputs.{key}"))
+        location = getattr(settings.inputs, key)
+        out[key] = checked_values(key, location, read_on_grid(location, grid, region, name=f"inputs.{key}"))
     for run in CLIMATE_RUNS:
         out[f"rps_{run}"] = (out[f"bp_{run}"] * out["crps"]).astype(np.float32)
     return {name: np.ascontiguousarray(out[name], dtype=np.float32) for name in VARIABLES}
 
 
 def region_job(
-    config: Mapping[str, Any],
+    settings: Settings,
     rid: str,
     wind_distribution_location: str,
     check_report: str,
@@ -753,19 +752,19 @@ def region_job(
     not computed again."""
     from windrisk import inputs, store
 
-    grid = RegionGrid.from_config(config["grid"])
+    grid = settings.region_grid()
     identities = inputs.checked_identities(inputs.read_check(check_report))
     identities.setdefault("wind.distribution", inputs.identity(wind_distribution_location))
-    provenance = store.region_provenance(config, identities, code_version)
+    provenance = store.region_provenance(settings, identities, code_version)
     with step("store check"):
-        payload = store.committed_sentinel(config, grid, rid, provenance)
+        payload = store.committed_sentinel(settings, grid, rid, provenance)
     if payload is not None:
         logging.getLogger(__name__).info(
             "region %s is in the store as %s with this provenance; not computed again", rid, payload["snapshot_id"]
         )
     else:
         payload = store.write_region(
-            config, grid, rid, compute_region(config, grid, rid, wind_distribution_location), provenance
+            settings, grid, rid, compute_region(settings, grid, rid, wind_distribution_location), provenance
         )
     store.write_sentinel(sentinel, payload)
     return payload
