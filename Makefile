@@ -45,8 +45,13 @@ format: $(BIN)/.installed
 view: $(BIN)/.installed
 	$(BIN)/windrisk serve --configfile config/config.yaml
 
+# The rule graph as SVG, drawn by graphviz's dot. Without dot the shell used to leave an empty svg:
+# check for it first, and write to a temporary name renamed only when both steps succeed
+# (pipefail: a failed snakemake fails the pipe too), so no empty or partial svg is ever left.
 dag: $(BIN)/.installed
-	$(BIN)/snakemake --rulegraph --configfile config/config.yaml | dot -Tsvg > docs/rulegraph.svg
+	@command -v dot >/dev/null || { echo "make dag: dot not found on PATH: install graphviz (apt-get install graphviz), then run make dag again" >&2; exit 1; }
+	set -o pipefail; $(BIN)/snakemake --rulegraph --configfile config/config.yaml | dot -Tsvg > docs/rulegraph.svg.tmp \
+		&& mv docs/rulegraph.svg.tmp docs/rulegraph.svg || { rm -f docs/rulegraph.svg.tmp; exit 1; }
 
 # Slurm, munge and Chromium for the integration tests; installed only when absent and root.
 system-deps:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -132,3 +135,18 @@ def test_derive_distribution_writes_an_8_band_geotiff(tmp_path, north_up: bool, 
         for c in range(4):
             np.testing.assert_array_equal(dist[:, r, c], sw if (r, c) == special else ne)
     assert not list(tmp_path.glob(".dist*"))  # no temp file left behind
+
+
+def test_snakemake_marker_in_the_hourly_store_does_not_warn(tmp_path: Path) -> None:
+    """Issue 14: Snakemake's `.snakemake_timestamp` in a directory() output made zarr warn on each open."""
+    store = tmp_path / "hourly.zarr"
+    _write_store(str(store), north_up=True, with_alpha=False)
+    (store / ".snakemake_timestamp").touch()  # what Snakemake leaves in the demo's hourly store
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        assert set(fw.HOURLY_VARIABLES) <= set(fw.open_hourly(str(store)).data_vars)
+        assert set(fw.HOURLY_VARIABLES) <= set(fw.open_hourly(str(store), chunks={}).data_vars)
+    # Only that file is ignored: another stray object still warns.
+    (store / "stray.txt").touch()
+    with pytest.warns(UserWarning, match=r"Object at stray\.txt is not recognized"):
+        fw.open_hourly(str(store))

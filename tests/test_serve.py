@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -130,3 +133,17 @@ def test_binds_loopback_only(tmp_path: Path) -> None:
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="build the map first"):
         make_server(tmp_path / "absent", 0)
+
+
+def test_busy_port_is_one_clear_error(tmp_path: Path) -> None:
+    """Issue 14: a port already taken printed `[Errno 98] Address already in use`."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()  # a listening socket, as a running server has: SO_REUSEADDR cannot share it
+        port = busy.getsockname()[1]
+        cmd = [sys.executable, "-m", "windrisk.cli", "serve", "--dir", str(tmp_path), "--port", str(port)]
+        # A timeout, not a hang, should the server ever bind anyway.
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Errno" not in proc.stderr, proc.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "--port 0" in proc.stderr

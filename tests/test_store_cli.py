@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from _store_worker import PROVENANCE, SMALL_GRID, delete_chunk, expected_arrays, region_chunk_ids
 
-from windrisk import cli, store
+from windrisk import cli, store, store_cli
 from windrisk.paths import RunPaths
 from windrisk.settings import Settings, load_settings
 
@@ -115,3 +118,35 @@ def test_gc_keeps_what_sentinels_name(configfile: Path, capsys: pytest.CaptureFi
 def test_bad_input_names_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["store", "status", "--configfile", str(tmp_path / "missing.yaml")]) == 2
     assert "--configfile" in capsys.readouterr().err
+
+
+def test_status_help_names_what_status_prints(configfile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: the help described another output; every key --json prints is named in it."""
+    code, out = run(capsys, "status", "--configfile", str(configfile), "--json")
+    report = json.loads(out)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["store", "status", "--help"])
+    help_ = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert code == 0 and exit_.value.code == 0
+    for key in [*report, *report["counts"], *report["regions"][0]]:
+        assert key in help_, key
+    assert f"the first {store_cli.STATUS_SHOWN} of their ids" in help_
+
+
+def test_closed_pipe_exits_quietly(configfile: Path) -> None:
+    """Issue 14: `windrisk store status --json | head -1` ended in a BrokenPipeError."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written, as after `head -1`
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "windrisk.cli", "store", "status", "--configfile", str(configfile), "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1  # what Python itself exits with on EPIPE

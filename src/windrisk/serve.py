@@ -7,6 +7,7 @@ same stdlib server with ``Range: bytes=...`` (206 / 416) and the MIME types the 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import shutil
@@ -190,7 +191,15 @@ def main(argv: list[str]) -> int:
             directory = Path(args.dir or "results/tiles")
         server = make_server(directory, args.port, quiet=args.quiet)
     except (OSError, ValueError) as exc:  # missing folder, port in use, bad config
-        print(f"windrisk serve: {exc}", file=sys.stderr)
+        message = str(exc)
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            # Usually an earlier `windrisk serve` still running: name the port and the way out
+            # instead of "[Errno 98] Address already in use".
+            message = (
+                f"port {args.port} on {HOST} is already in use (another windrisk serve still running?); "
+                "pass --port 0 to pick a free port, or --port N for another one"
+            )
+        print(f"windrisk serve: {message}", file=sys.stderr)
         return 1
     if not (directory / "index.html").is_file():
         print(f"windrisk serve: warning: {directory}/index.html does not exist yet", file=sys.stderr)

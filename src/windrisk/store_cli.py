@@ -22,6 +22,7 @@ from windrisk.settings import Settings, load_settings, selected_region_ids
 
 AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
+STATUS_SHOWN = 12  # region ids `store status` lists per state (all of them with --json)
 
 
 def parse_age(text: str) -> timedelta:
@@ -60,8 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="overrides, e.g. store.url=/data/store.icechunk (dotted keys nest)",
     )
-    status = sub.add_parser("status", parents=[common], help="regions done / missing / stale / unrecorded")
-    status.add_argument("--json", action="store_true", help="one JSON object per region state")
+    # Both texts describe what cmd_status prints; keep them in step with it.
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="how many regions are done / missing / stale / unrecorded, and which",
+        description="Print the store URL, branch and number of regions, then per state (done, missing, stale, "
+        f"unrecorded) how many regions and the first {STATUS_SHOWN} of their ids, then why each stale region is "
+        "stale. Always exits 0.",
+    )
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object instead: store_url, branch, counts (regions per state) and regions "
+        "(each region's region_id, state, snapshot_id, reason and sentinel)",
+    )
     verify = sub.add_parser("verify", parents=[common], help="check every sentinel against the store")
     verify.add_argument("--json", action="store_true")
     adopt = sub.add_parser(
@@ -120,7 +134,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"store {settings.store.url} branch {settings.store.branch}: {len(states)} regions")
     for state in store.STATES:
         ids = [s.region_id for s in states if s.state == state]
-        shown = ", ".join(ids[:12]) + (" …" if len(ids) > 12 else "")
+        shown = ", ".join(ids[:STATUS_SHOWN]) + (" …" if len(ids) > STATUS_SHOWN else "")
         print(f"  {state:<10} {len(ids):>6}  {shown}")
     for s in states:
         if s.state == "stale":
