@@ -83,6 +83,22 @@ def demo_config_in(workdir: Path) -> Settings:
     return Settings.of(cfg)
 
 
+# `make test` runs two pytest-xdist workers (--dist loadgroup). A session fixture is made once
+# per worker, so every test of the demo run shares one worker (the run is made once), and the
+# tests of the one-node Slurm cluster share another (they would compete for its CPUs).
+SHARED_FIXTURE_GROUPS = {"demo_run": "demo_run", "slurm_cluster": "slurm"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        group = next((g for name, g in SHARED_FIXTURE_GROUPS.items() if name in names), None)
+        if group is None and item.get_closest_marker("slurm"):
+            group = "slurm"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the whole demo workflow once; return the workdir (outputs under ``results/``)."""
