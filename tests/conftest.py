@@ -89,6 +89,7 @@ def demo_config_in(workdir: Path) -> Settings:
 SHARED_FIXTURE_GROUPS = {"demo_run": "demo_run", "slurm_cluster": "slurm"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
