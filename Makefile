@@ -23,11 +23,11 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 demo: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 
-# Two workers: most tests wait on one single-threaded Snakemake or subprocess at a time. Tests
-# sharing the demo run or the Slurm cluster stay on one worker (tests/conftest.py).
+# Two workers: most tests wait on one single-threaded Snakemake or subprocess at a time. A test
+# file stays on one worker (its module fixtures are made once); the demo run is shared by both.
 TEST_WORKERS ?= 2
 test: $(BIN)/.installed system-deps
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not slow and not slurm and not browser"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,28 +85,21 @@ def demo_config_in(workdir: Path) -> Settings:
     return Settings.of(cfg)
 
 
-# `make test` runs two pytest-xdist workers (--dist loadgroup). A session fixture is made once
-# per worker, so every test of the demo run shares one worker (the run is made once), and the
-# tests of the one-node Slurm cluster share another (they would compete for its CPUs).
-SHARED_FIXTURE_GROUPS = {"demo_run": "demo_run", "slurm_cluster": "slurm"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        group = next((g for name, g in SHARED_FIXTURE_GROUPS.items() if name in names), None)
-        if group is None and item.get_closest_marker("slurm"):
-            group = "slurm"
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the whole demo workflow once; return the workdir (outputs under ``results/``)."""
-    workdir = tmp_path_factory.mktemp("demo_run")
-    run_snakemake(workdir, "--cores", "2")
+    """Run the whole demo workflow once per test session; return the workdir (outputs under
+    ``results/``). `make test` runs two pytest-xdist workers: the first to ask makes the run
+    (under a lock) in the folder the workers share, the other waits for it and reads it too."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    workdir, done = shared / "demo_run", shared / "demo_run.done"
+    with (shared / "demo_run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # a run that failed on the other worker
+            workdir.mkdir()
+            run_snakemake(workdir, "--cores", "2")
+            done.touch()
     return workdir
 
 
