@@ -146,7 +146,7 @@ def test_gap_fill_and_riley_outputs(demo: tuple[Settings, str], alone: dict[str,
 def test_too_small_a_buffer_is_refused(demo: tuple[Settings, str]) -> None:
     cfg, distribution = demo
     grid = cfg.region_grid()
-    small = {**cfg, "grid": {**cfg["grid"], "buffer_px": 20}}
+    small = cfg.updated({"grid": {"buffer_px": 20}})
     with pytest.raises(ValueError, match=r"grid.buffer_px is 20 .* set grid.buffer_px >= "):
         wind.compute_region(small, grid, "y0_x0", distribution)
 
@@ -167,7 +167,7 @@ def test_a_distribution_without_8_bands_is_refused(demo: tuple[Settings, str], t
 def test_compat_region_equals_the_published_arithmetic_on_demo_data(demo: tuple[Settings, str]) -> None:
     """A demo region in ``ocr-v1.1.0`` mode against the published functions re-stated on its window."""
     cfg, distribution = demo
-    cfg = {**cfg, "grid": {**cfg["grid"], "buffer_px": 160}}  # the shipped buffer covers either layout
+    cfg = cfg.updated({"grid": {"buffer_px": 160}})  # the shipped buffer covers either layout
     grid = cfg.region_grid()
     rid = "y1_x2"
     got = wind.compute_region(cfg, grid, rid, distribution, ocr_compat.Deviations())["bp_2011"]
