@@ -85,6 +85,28 @@ def demo_config_in(workdir: Path) -> Settings:
     return Settings.of(cfg)
 
 
+# Files whose tests run for minutes: started first, so the two xdist workers finish together.
+LONG_FILES = ("test_slurm.py", "test_profiles.py", "test_store_concurrency.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order for `make test`'s two workers (--dist loadfile hands out files in this order): the
+    first file needing the demo run starts it at once, the long files follow, and the other
+    files needing the demo run come last, when it is made, so no worker waits for it."""
+    uses_demo = {item.path.name for item in items if "demo_run" in getattr(item, "fixturenames", ())}
+    first = next((item.path.name for item in items if item.path.name in uses_demo), None)
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        if name == first:
+            return 0
+        if name in LONG_FILES:
+            return 1
+        return 3 if name in uses_demo else 2
+
+    items.sort(key=rank)  # stable: the order within each rank is kept
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the whole demo workflow once per test session; return the workdir (outputs under
