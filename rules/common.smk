@@ -16,7 +16,7 @@ from windrisk.settings import Settings, data_region_ids, selected_region_ids
 min_version("9.0")
 
 CFG = resolve_config(config)  # plain, for params (compared as text)
-SETTINGS = Settings.of(CFG)  # typed, for the package's functions
+SETTINGS = Settings.from_resolved(CFG)  # typed, for the package's functions
 
 
 def job_config(*sections):

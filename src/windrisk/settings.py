@@ -156,7 +156,12 @@ class Settings:
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Settings:
         """Validate ``config``, fill the schema's defaults and build the typed tree."""
-        return from_mapping(cls, resolve_config(config))
+        return cls.from_resolved(resolve_config(config))
+
+    @classmethod
+    def from_resolved(cls, resolved: Mapping[str, Any]) -> Settings:
+        """The typed tree of a config ``resolve_config`` (or ``load_config``) already returned."""
+        return from_mapping(cls, resolved)
 
     @classmethod
     def for_job(cls, config: Mapping[str, Any], sections: Mapping[str, Any]) -> Settings:
@@ -181,7 +186,7 @@ class Settings:
 
 def load_settings(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Read, override and resolve a YAML config file (``config.load_config``) into settings."""
-    return Settings.of(load_config(path, overrides))
+    return Settings.from_resolved(load_config(path, overrides))
 
 
 def data_region_ids(settings: Settings, grid: RegionGrid, base_dir: Path | None = None) -> list[str]:
