@@ -36,9 +36,9 @@ N_WORKERS = 16
 # race is test_many_writers_at_once_on_s3_all_land, and benchmarks/bench_store.py races 200.
 ROUNDS = 2
 # Concurrent region writers on S3: moto answers ~30 requests/s per client on the 2-core CI VM and
-# a region costs ~40 requests, so 208 writers take ~10 min there; 48 (3 threads x 16 processes)
-# take ~3 min and still make every writer wait on the lease.
-MANY_WRITERS = 48
+# a region costs ~40 requests, so 208 writers take ~10 min there; 32 (2 threads x 16 processes)
+# take ~2 min and still make every writer wait on the lease.
+MANY_WRITERS = 32
 pytestmark = pytest.mark.slow
 
 
