@@ -176,8 +176,10 @@ def _riley(run: str) -> Source:
         ),
         licence=USFS_LICENCE,
         files=(
-            f"{member} inside the archive (layout Data/{{2011,2047}}ClimateRun/{{BP,FLP1..FLP6}}.tif, as "
-            f"carbonplan/ocr reads it) {UNVERIFIED}; only BP is used",
+            (
+                f"{member} inside the archive (layout Data/{{2011,2047}}ClimateRun/{{BP,FLP1..FLP6}}.tif, as "
+                f"carbonplan/ocr reads it) {UNVERIFIED}; only BP is used"
+            ),
         ),
         crs=ALBERS + "; 270 m pixels",
         units="annual burn probability, 1/year, in [0, 1] (values outside are refused, never clipped)",
@@ -191,8 +193,10 @@ def _riley(run: str) -> Source:
             put_step(f"BP_{run}ClimateRun.tif"),
         ),
         notes=(
-            "BP is 0 on non-burnable land (towns, farms, water): that is the value windrisk spreads "
-            "into, so it must stay 0, not nodata.",
+            (
+                "BP is 0 on non-burnable land (towns, farms, water): that is the value windrisk spreads "
+                "into, so it must stay 0, not nodata."
+            ),
         ),
     )
 
@@ -204,8 +208,10 @@ def _scott(variable: str, units: str, what: str) -> Source:
         citation=SCOTT_2024,
         published_at=(
             "https://www.fs.usda.gov/rds/archive/catalog/RDS-2020-0016-2",
-            f"RDS-2020-0016-2__{variable}_CONUS.zip: {SCOTT_ZIPS[variable]} (the link carbonplan/ocr "
-            f"downloads) {UNVERIFIED}",
+            (
+                f"RDS-2020-0016-2__{variable}_CONUS.zip: {SCOTT_ZIPS[variable]} (the link carbonplan/ocr "
+                f"downloads) {UNVERIFIED}"
+            ),
         ),
         licence=USFS_LICENCE,
         files=(f"{variable}_CONUS/{variable}_CONUS.tif inside the zip (as carbonplan/ocr unpacks it) {UNVERIFIED}",),
@@ -254,14 +260,18 @@ CONUS404: Final = Source(
         doi="10.5066/P9PHPK4F",
     ),
     published_at=(
-        f"{CONUS404_ZARR} on the S3 endpoint {OSN_ENDPOINT} (USGS HyTEST copy on the Open Storage Network, "
-        "anonymous read)",
+        (
+            f"{CONUS404_ZARR} on the S3 endpoint {OSN_ENDPOINT} (USGS HyTEST copy on the Open Storage Network, "
+            "anonymous read)"
+        ),
     ),
     licence=f"USGS data release, public domain {UNVERIFIED}; cite the DOI",
     files=(
-        "from the hourly Zarr store: T2, TD2 (K), U10, V10 (m/s, grid-relative) over (time, y, x), "
-        "SINALPHA, COSALPHA (to rotate the winds to earth-relative), the grid-mapping variable `crs` "
-        "and the x, y coordinates",
+        (
+            "from the hourly Zarr store: T2, TD2 (K), U10, V10 (m/s, grid-relative) over (time, y, x), "
+            "SINALPHA, COSALPHA (to rotate the winds to earth-relative), the grid-mapping variable `crs` "
+            "and the x, y coordinates"
+        ),
     ),
     crs=(
         "CONUS404's Lambert conformal conic on a 6,370 km sphere (CF `crs` variable), 1,015 x 1,367 px of 4 km; "
@@ -274,14 +284,20 @@ CONUS404: Final = Source(
         HOURLY_COPY,
     ),
     notes=(
-        "windrisk cannot read the OSN copy in place: its S3 settings (store.s3) have no anonymous "
-        "reader for another endpoint, so the six variables are copied once into the Zarr the config names.",
-        "Size: 4 variables x 376,945 hours x 1,015 x 1,367 px x 4 bytes = about 8.4 TB uncompressed "
-        f"(the copy is compressed by Zarr's default codec; its size on disk {UNVERIFIED}). Copying is "
-        "network-bound: run it where the data is close (us-east cloud or a Dask cluster; "
-        "`with dask.distributed.Client(...)` around to_zarr), expect many hours.",
-        "Any reanalysis with the same variables, dims (time, y, x) and a CF grid mapping works, e.g. a "
-        "few years of CONUS404 for a test (ds.sel(time=slice('2020', '2021'))).",
+        (
+            "windrisk cannot read the OSN copy in place: its S3 settings (store.s3) have no anonymous "
+            "reader for another endpoint, so the six variables are copied once into the Zarr the config names."
+        ),
+        (
+            "Size: 4 variables x 376,945 hours x 1,015 x 1,367 px x 4 bytes = about 8.4 TB uncompressed "
+            f"(the copy is compressed by Zarr's default codec; its size on disk {UNVERIFIED}). Copying is "
+            "network-bound: run it where the data is close (us-east cloud or a Dask cluster; "
+            "`with dask.distributed.Client(...)` around to_zarr), expect many hours."
+        ),
+        (
+            "Any reanalysis with the same variables, dims (time, y, x) and a CF grid mapping works, e.g. a "
+            "few years of CONUS404 for a test (ds.sel(time=slice('2020', '2021')))."
+        ),
     ),
 )
 
@@ -329,8 +345,10 @@ OVERTURE: Final = Source(
     ),
     licence="ODbL 1.0 (Overture's licence for the buildings theme); some sources ask for their own attribution",
     files=(
-        "every *.parquet of the release's type=building folder, rows whose bbox lies in CONUS; columns id, "
-        "geometry (WKB polygons), bbox",
+        (
+            "every *.parquet of the release's type=building folder, rows whose bbox lies in CONUS; columns id, "
+            "geometry (WKB polygons), bbox"
+        ),
     ),
     crs="EPSG:4326 / OGC:CRS84 (lon/lat)",
     units="footprint polygons; windrisk takes each footprint's centroid",
@@ -342,19 +360,29 @@ OVERTURE: Final = Source(
         put_step("buildings_conus.parquet"),
     ),
     notes=(
-        "windrisk needs GeoParquet 1.1 with a bbox covering column and an `id` column: region jobs read "
-        "only the row groups whose bbox statistics meet their region. The DuckDB step keeps the release's "
-        "rows with their bbox column; the pyarrow step streams them into GeoParquet 1.1 naming that column "
-        "as the covering (GDAL >= 3.9 also can: ogr2ogr -lco WRITE_COVERING_BBOX=YES).",
-        "The download commands are not run by windrisk's tests (no network there) "
-        f"{UNVERIFIED}; the GeoParquet 1.1 step is (tests/test_inputs_cli.py).",
-        "The CONUS box (-125.354, 24.413, -66.555, 49.197) is the one CarbonPlan's published run used; "
-        "rows outside the grid are counted, not lost silently.",
-        f"Alternative to DuckDB: overturemaps download --bbox={CONUS_BBOX} -f geoparquet --type=building "
-        f"-o buildings_raw.parquet (it takes the latest release unless told otherwise {UNVERIFIED}; pin "
-        f"{OVERTURE_RELEASE} for a reproducible run).",
-        f"Size: about 160 million CONUS buildings; tens of GB {UNVERIFIED}. The DuckDB subset took about "
-        "14 minutes on a c8g.2xlarge in CarbonPlan's run.",
+        (
+            "windrisk needs GeoParquet 1.1 with a bbox covering column and an `id` column: region jobs read "
+            "only the row groups whose bbox statistics meet their region. The DuckDB step keeps the release's "
+            "rows with their bbox column; the pyarrow step streams them into GeoParquet 1.1 naming that column "
+            "as the covering (GDAL >= 3.9 also can: ogr2ogr -lco WRITE_COVERING_BBOX=YES)."
+        ),
+        (
+            "The download commands are not run by windrisk's tests (no network there) "
+            f"{UNVERIFIED}; the GeoParquet 1.1 step is (tests/test_inputs_cli.py)."
+        ),
+        (
+            "The CONUS box (-125.354, 24.413, -66.555, 49.197) is the one CarbonPlan's published run used; "
+            "rows outside the grid are counted, not lost silently."
+        ),
+        (
+            f"Alternative to DuckDB: overturemaps download --bbox={CONUS_BBOX} -f geoparquet --type=building "
+            f"-o buildings_raw.parquet (it takes the latest release unless told otherwise {UNVERIFIED}; pin "
+            f"{OVERTURE_RELEASE} for a reproducible run)."
+        ),
+        (
+            f"Size: about 160 million CONUS buildings; tens of GB {UNVERIFIED}. The DuckDB subset took about "
+            "14 minutes on a c8g.2xlarge in CarbonPlan's run."
+        ),
     ),
 )
 
@@ -382,8 +410,10 @@ def _census(level: str, name: str) -> Source:
         nodata="not applicable (vector)",
         prepare=(f"curl -L -o {archive} {GENZ2023}{archive}", put_step(archive)),
         notes=(
-            "Not yet read by this config: the boundaries inputs are being added (issue 14); this entry "
-            "says where the files come from once the config names them.",
+            (
+                "Not yet read by this config: the boundaries inputs are being added (issue 14); this entry "
+                "says where the files come from once the config names them."
+            ),
         ),
     )
 
