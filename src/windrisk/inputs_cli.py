@@ -27,7 +27,7 @@ from windrisk.config import ConfigError, load_config
 from windrisk.inputs import InputError, identity, is_remote
 from windrisk.paths import produced_inputs
 from windrisk.settings import Settings
-from windrisk.sources import SOURCE_BY_KEY, SOURCES, Source, location_keys, location_of, markdown
+from windrisk.sources import SOURCE_BY_KEY, SOURCES, Source, location_of, markdown, uncatalogued
 
 PRESENT: Final = "present"
 MISSING: Final = "missing"
@@ -89,7 +89,7 @@ def input_states(config: dict[str, Any]) -> list[InputState]:
     """Every catalogued input and every input location the config sets, in catalogue order."""
     inputs = config["inputs"]
     produced = produced_inputs(Settings.from_resolved(config).demo)
-    keys = [s.key for s in SOURCES] + [k for k in location_keys(inputs) if k not in SOURCE_BY_KEY]
+    keys = [s.key for s in SOURCES] + uncatalogued(inputs)
     states = []
     for key in keys:
         location = location_of(inputs, key)

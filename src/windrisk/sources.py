@@ -478,6 +478,11 @@ def location_keys(inputs: Mapping[str, Any], node: Mapping[str, Any] | None = No
     return keys
 
 
+def uncatalogued(inputs: Mapping[str, Any], node: Mapping[str, Any] | None = None) -> list[str]:
+    """Input locations a config's ``inputs`` section sets that the catalogue has no entry for."""
+    return [key for key in location_keys(inputs, node) if key not in SOURCE_BY_KEY]
+
+
 def location_of(inputs: Mapping[str, Any], key: str) -> str | None:
     """The location a config's ``inputs`` section gives for a dotted key, or None when it sets none."""
     node: Any = inputs
