@@ -194,8 +194,11 @@ def _riley(run: str) -> Source:
         ),
         notes=(
             (
-                "BP is 0 on non-burnable land (towns, farms, water): that is the value windrisk spreads "
-                "into, so it must stay 0, not nodata."
+                "windrisk spreads burn probability into the pixels where BP is 0 (non-burnable land: towns, "
+                "farms, water; docs/method.md), so those must hold 0, not nodata. How the archive codes "
+                f"non-burnable land (0, or a negative value) {UNVERIFIED}: CarbonPlan's code clips negative "
+                "values to 0 after reprojecting, so look at `gdalinfo -stats`; check_inputs refuses values "
+                "below 0 and says how many."
             ),
         ),
     )
@@ -278,7 +281,7 @@ CONUS404: Final = Source(
         "windrisk reads the CRS from the store and places the grid from x, y"
     ),
     units="T2, TD2 in K; U10, V10 in m/s (inputs.wind.wind_speed_unit: the unit inside the Fosberg index)",
-    nodata="NaN where missing (Zarr fill value); CONUS404 has no gaps in the period",
+    nodata="NaN (the Zarr fill value) where a value is missing",
     prepare=(
         "pip install xarray zarr fsspec s3fs dask  # in windrisk's environment they are already there",
         HOURLY_COPY,
@@ -405,7 +408,7 @@ def _census(level: str, name: str) -> Source:
         published_at=(f"{GENZ2023}{archive}", "https://www2.census.gov/geo/tiger/GENZ2023/description.pdf"),
         licence=f"US Government work, public domain {UNVERIFIED}",
         files=(f"{archive} (a zipped shapefile; GDAL reads it in place as /vsizip/)",),
-        crs=f"NAD83 geographic (EPSG:4269) {UNVERIFIED}; within a metre of EPSG:4326 at map scales",
+        crs=f"NAD83 geographic (EPSG:4269) {UNVERIFIED}; NAD83 and WGS 84 differ by 1-2 m in CONUS",
         units="polygons with GEOID, STATEFP, NAME and the other Census attributes",
         nodata="not applicable (vector)",
         prepare=(f"curl -L -o {archive} {GENZ2023}{archive}", put_step(archive)),
