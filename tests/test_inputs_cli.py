@@ -1,7 +1,7 @@
 """``windrisk inputs`` and the catalogue behind it (windrisk.sources): every input of both configs
 has an entry, the command tells present from missing (exit 0 / 1 / 2), prints the steps for a
 missing input's location, its JSON parses, docs/inputs.md holds every entry, and the documented
-GeoParquet 1.1 step makes a buildings file windrisk accepts."""
+GeoParquet 1.1 step and CONUS404 copy (run on local stand-ins) make files windrisk accepts."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import xarray as xr
 import yaml
 from conftest import CONUS_CONFIG, DEMO_CONFIG, REPO
 
-from windrisk import buildings, cli, inputs_cli, sources
+from windrisk import buildings, cli, conus404, fireweather, inputs_cli, sources
 from windrisk.config import load_config, schema
 from windrisk.inputs import SPECS
 
@@ -216,3 +216,29 @@ def test_the_geoparquet_step_makes_a_buildings_file_windrisk_accepts(tmp_path: P
     columns, problems = buildings.schema_problems(pq.read_schema(out), str(out))
     assert problems == [] and columns is not None and columns.covering == "bbox"
     assert pq.read_table(out).equals(pq.read_table(tmp_path / "buildings_raw.parquet"))
+
+
+def test_the_conus404_copy_makes_an_hourly_store_windrisk_reads(tmp_path: Path) -> None:
+    # The documented copy, run against a CONUS404-like local store (Lambert `crs`, SINALPHA with a
+    # time dimension, as some copies hold it) instead of the OSN one: windrisk must read the result.
+    x, y = conus404.pixel_centres(slice(500, 506), slice(200, 205))
+    rng = np.random.default_rng(0)
+    fields = {v: rng.normal(280, 5, (30, 6, 5)).astype(np.float32) for v in conus404.VARIABLES}
+    source = tmp_path / "conus404_hourly.zarr"
+    conus404.write_hourly_store(source, x, y, 30, lambda h0, h1: {k: a[h0:h1] for k, a in fields.items()})
+    with_time = xr.open_zarr(source, consolidated=False).load()
+    with_time["SINALPHA"] = with_time["SINALPHA"].expand_dims(time=with_time["time"])
+    with_time.drop_encoding().to_zarr(tmp_path / "source.zarr", zarr_format=3, consolidated=False)
+    code = re.sub(
+        r"xr\.open_zarr\(.*?\}\}\)",
+        f'xr.open_zarr("{tmp_path / "source.zarr"}", consolidated=False)',
+        heredoc(sources.HOURLY_COPY).replace(sources.DEST, str(tmp_path / "hourly.zarr")),
+        count=1,
+        flags=re.DOTALL,
+    )
+    assert sources.CONUS404_ZARR not in code  # the source was swapped
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=120)
+    copied = fireweather.open_hourly(str(tmp_path / "hourly.zarr"))
+    crs_wkt, _ = fireweather.hourly_frame(copied, str(tmp_path / "hourly.zarr"))
+    assert "Lambert" in crs_wkt and copied["SINALPHA"].dims == ("y", "x")
+    np.testing.assert_array_equal(copied["T2"].values, fields["T2"])

@@ -294,8 +294,13 @@ CONUS404: Final = Source(
         (
             "Size: 4 variables x 376,945 hours x 1,015 x 1,367 px x 4 bytes = about 8.4 TB uncompressed "
             f"(the copy is compressed by Zarr's default codec; its size on disk {UNVERIFIED}). Copying is "
-            "network-bound: run it where the data is close (us-east cloud or a Dask cluster; "
-            "`with dask.distributed.Client(...)` around to_zarr), expect many hours."
+            "network-bound: run it on a machine with a fast link, or on a Dask cluster (a "
+            "`dask.distributed.Client` opened before to_zarr); at 1 Gbit/s the uncompressed volume alone "
+            "takes about 19 hours."
+        ),
+        (
+            "tests/test_inputs_cli.py runs this copy against a CONUS404-like local store and reads the "
+            f"result with windrisk; reading the OSN copy itself is not tested (no network there) {UNVERIFIED}."
         ),
         (
             "Any reanalysis with the same variables, dims (time, y, x) and a CF grid mapping works, e.g. a "
