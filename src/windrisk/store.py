@@ -937,14 +937,9 @@ def _stored_chunk_ids(repo: ic.Repository) -> frozenset[str]:
     return frozenset(obj.key.rsplit("/", 1)[-1] for obj in objects)
 
 
-async def _refs_and_stored(
-    repo: ic.Repository, session: ic.Session
-) -> tuple[list[list[tuple[tuple[int, int], str]]], frozenset[str]]:
-    """Every variable's chunk refs and the ``chunks/`` listing, fetched concurrently (latency-bound)."""
-    *refs, stored = await asyncio.gather(
-        *(_native_chunk_refs(session, name) for name in VARIABLES), asyncio.to_thread(_stored_chunk_ids, repo)
-    )
-    return refs, stored
+async def _all_chunk_refs(session: ic.Session) -> list[list[tuple[tuple[int, int], str]]]:
+    """Every variable's chunk refs, fetched concurrently (latency-bound)."""
+    return await asyncio.gather(*(_native_chunk_refs(session, name) for name in VARIABLES))
 
 
 def _lost_chunks(repo: ic.Repository, session: ic.Session) -> dict[tuple[int, int], tuple[str, ...]]:
@@ -955,8 +950,13 @@ def _lost_chunks(repo: ic.Repository, session: ic.Session) -> dict[tuple[int, in
     lists ``chunks/`` once. The listing starts after the snapshot was fixed, so a concurrent
     writer's new chunks cannot look lost; only deleted ones do. Measured on a CONUS-shaped store
     (17 x 47 regions, 8 variables, 6392 chunks): 0.7-1.3 s local; on moto 5 s refs, 12-20 s listing.
+
+    The listing runs before the refs, not beside them: icechunk's blocking listing keeps the GIL
+    while it waits on icechunk's runtime, whose threads then cannot hand the refs' results back to
+    Python, and both wait forever (seen with py-spy in tests/test_store_concurrency.py).
     """
-    refs, stored = sync(_refs_and_stored(repo, session))
+    stored = _stored_chunk_ids(repo)
+    refs = sync(_all_chunk_refs(session))
     lost: dict[tuple[int, int], tuple[str, ...]] = {}
     for name, variable_refs in zip(VARIABLES, refs, strict=True):
         for index, chunk_id in variable_refs:
