@@ -22,7 +22,7 @@ import json
 import math
 import mmap
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,6 +263,11 @@ def header_fields(bounds: BBox, max_zoom: int = MAX_ZOOM) -> dict[str, Any]:
     }
 
 
+def tagged_entries(buf: mmap.mmap, index: int) -> Iterator[tuple[int, int, int, int]]:
+    for tile_id, offset, length in archive_entries(buf):
+        yield tile_id, offset, length, index
+
+
 def merge_bands(archives: Sequence[Path], bounds: BBox, target: Path) -> None:
     """Copy every tile of the band archives (disjoint zooms, gzipped MVT) into one archive."""
     with ExitStack() as stack:
@@ -271,7 +276,7 @@ def merge_bands(archives: Sequence[Path], bounds: BBox, target: Path) -> None:
         for m in maps:
             if deserialize_header(m[:127])["tile_compression"] != Compression.GZIP:
                 raise RuntimeError("freestiler wrote tiles that are not gzipped; windrisk.basemap copies gzipped MVT")
-        streams = [((tid, off, ln, i) for tid, off, ln in archive_entries(m)) for i, m in enumerate(maps)]
+        streams = [tagged_entries(m, i) for i, m in enumerate(maps)]
         metadata = {
             "name": "basemap",
             "format": "pbf",
