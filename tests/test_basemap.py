@@ -113,14 +113,18 @@ def test_gazetteer_is_sorted_inside_the_bounds_and_names_the_demo_places(built: 
         assert ("bbox" in e) == (e["kind"] in ("state", "county")), e
         if "bbox" in e:
             w, s, e_, n = e["bbox"]
-            assert west - 1e-5 <= w <= e["lon"] <= e_ <= east + 1e-5 and south - 1e-5 <= s <= e["lat"] <= n <= north + 1e-5
+            assert (
+                west - 1e-5 <= w <= e["lon"] <= e_ <= east + 1e-5 and south - 1e-5 <= s <= e["lat"] <= n <= north + 1e-5
+            )
     # Santa Rosa, CA lies in the demo window; Santa Rosa, NM does not.
     assert "Santa Rosa, NM" not in names
 
 
 def test_bounds_outside_the_conus_are_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="hold no part of the conterminous US"):
-        basemap.build_basemap(tmp_path / "b.pmtiles", tmp_path / "g.json", tmp_path / "fonts", (-30.0, 0.0, -20.0, 10.0))
+        basemap.build_basemap(
+            tmp_path / "b.pmtiles", tmp_path / "g.json", tmp_path / "fonts", (-30.0, 0.0, -20.0, 10.0)
+        )
     assert not (tmp_path / "b.pmtiles").exists()
 
 

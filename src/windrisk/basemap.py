@@ -86,7 +86,13 @@ class Basemap:
 def run_bounds(grid: RegionGrid, margin_deg: float = MARGIN_DEG) -> BBox:
     """The grid's lon/lat bounds plus a margin, so the page shows some context around the data."""
     west, south, east, north = grid_lonlat_bounds(grid)
-    return west - margin_deg, south - margin_deg, east + margin_deg, north + margin_deg
+    # Rounded (~0.1 m) so the rule's params text does not change with pyproj's last digits.
+    return (
+        round(max(west - margin_deg, -180.0), 6),
+        round(max(south - margin_deg, -90.0), 6),
+        round(min(east + margin_deg, 180.0), 6),
+        round(min(north + margin_deg, 90.0), 6),
+    )
 
 
 def conus_bounds() -> BBox:
