@@ -4,6 +4,7 @@ labels' minimum zooms, the gazetteer, the glyph PBFs, and MapLibre drawing a lab
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import shutil
 import threading
@@ -57,9 +58,8 @@ def test_archive_has_every_zoom_and_the_four_layers(built: tuple[Path, basemap.B
     assert sorted(tiles) == list(range(basemap.MAX_ZOOM + 1))
     assert {layer["id"] for layer in meta["vector_layers"]} == LAYERS
     assert set(tiles[basemap.MAX_ZOOM]) == LAYERS
-    west, south, east, north = built[1].bounds
-    assert header["min_lon_e7"] / 1e7 == pytest.approx(west, abs=1e-6)
-    assert header["max_lat_e7"] / 1e7 == pytest.approx(north, abs=1e-6)
+    corners = [header[k] / 1e7 for k in ("min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7")]
+    assert corners == pytest.approx(built[1].bounds, abs=1e-6)
 
 
 def test_areas_carry_the_contract_properties(tiles: dict) -> None:
@@ -91,7 +91,7 @@ def test_every_label_kind_is_tiled_from_its_minimum_zoom(built: tuple[Path, base
     features = basemap.Basemap(features.bounds, features.land, features.states, features.counties, (capital,))
     bands = basemap.zoom_bands()
     assert bands[0][0] == 0 and bands[-1][1] == basemap.MAX_ZOOM
-    assert all(a[1] + 1 == b[0] for a, b in zip(bands, bands[1:], strict=False))
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(bands))
     for zmin, zmax in bands:
         labels = [la for la in basemap.band_layers(features, zmin, zmax) if la["name"] == "labels"]
         assert bool(labels) == (zmin >= basemap.LABEL_MIN_ZOOM["capital"]), (zmin, zmax)
@@ -140,8 +140,8 @@ def test_glyph_pbfs_decode_back_to_their_glyphs(built: tuple[Path, basemap.Basem
     assert space.bitmap == b"" and space.advance > 0
     pad = 2 * glyphs.BUFFER_PX
     sdf = np.frombuffer(a.bitmap, np.uint8).reshape(a.height + pad, a.width + pad)
-    # The buffer's corner is far outside the glyph, its stem deep inside; the edge is at 192.
-    assert sdf[0, 0] < 128 < 192 < sdf.max()
+    # The buffer's corner is far outside the glyph (low), its strokes inside (above the edge's 192).
+    assert sdf[0, 0] < 64 and sdf.max() > 192
     # Tops are relative to the ascender: capitals share one, an x-height letter's is lower.
     assert a.top == by_id[ord("T")].top > by_id[ord("g")].top and a.advance > 0
     _, span, extended = glyphs.decode_range((folder / "256-511.pbf").read_bytes())

@@ -16,20 +16,17 @@ there, and the bands' archives (disjoint zooms) are merged tile by tile.
 
 from __future__ import annotations
 
-import gzip
-import heapq
-import json
+import itertools
 import math
-import mmap
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import shapely
-from pmtiles.tile import Compression, TileType, deserialize_header
+from pmtiles.reader import MmapSource, Reader, all_tiles
+from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
@@ -39,7 +36,6 @@ from windrisk.aoi import BBox, grid_lonlat_bounds
 from windrisk.glyphs import write_fonts
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path, write_json_atomic
-from windrisk.tiles import archive_entries
 
 MAX_ZOOM = 10
 COUNTY_MIN_ZOOM = 4
@@ -184,7 +180,7 @@ def layer(
 def zoom_bands(max_zoom: int = MAX_ZOOM) -> list[tuple[int, int]]:
     """Zoom ranges within which the set of label kinds shown does not change."""
     cuts = sorted({0, *(z for z in LABEL_MIN_ZOOM.values() if z <= max_zoom), max_zoom + 1})
-    return [(lo, hi - 1) for lo, hi in zip(cuts, cuts[1:], strict=False)]
+    return [(lo, hi - 1) for lo, hi in itertools.pairwise(cuts)]
 
 
 def band_layers(features: Basemap, zmin: int, zmax: int) -> list[dict[str, Any]]:
@@ -269,33 +265,30 @@ def header_fields(bounds: BBox, max_zoom: int = MAX_ZOOM) -> dict[str, Any]:
     }
 
 
-def tagged_entries(buf: mmap.mmap, index: int) -> Iterator[tuple[int, int, int, int]]:
-    for tile_id, offset, length in archive_entries(buf):
-        yield tile_id, offset, length, index
-
-
 def merge_bands(archives: Sequence[Path], bounds: BBox, target: Path) -> None:
-    """Copy every tile of the band archives (disjoint zooms, gzipped MVT) into one archive."""
-    with ExitStack() as stack:
-        files = [stack.enter_context(p.open("rb")) for p in archives]
-        maps = [stack.enter_context(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) for f in files]
-        for m in maps:
-            if deserialize_header(m[:127])["tile_compression"] != Compression.GZIP:
-                raise RuntimeError("freestiler wrote tiles that are not gzipped; windrisk.basemap copies gzipped MVT")
-        streams = [tagged_entries(m, i) for i, m in enumerate(maps)]
-        metadata = {
-            "name": "basemap",
-            "format": "pbf",
-            "minzoom": 0,
-            "maxzoom": MAX_ZOOM,
-            "description": "Census 2017 boundaries, USGS capitals and FAA airport towns (public domain), windrisk",
-            "vector_layers": vector_layers(),
-        }
-        with target.open("wb") as out:
-            writer = Writer(out)
-            for tid, off, ln, i in heapq.merge(*streams):
-                writer.write_tile(tid, maps[i][off : off + ln])
-            writer.finalize(header_fields(bounds), metadata)
+    """Copy every tile of the band archives (disjoint zooms, gzipped MVT) into one archive; the
+    whole basemap is a few MB, so the tiles are gathered in memory and written in id order."""
+    tiles: dict[int, bytes] = {}
+    for path in archives:
+        with path.open("rb") as f:
+            if Reader(MmapSource(f)).header()["tile_compression"] != Compression.GZIP:
+                raise RuntimeError(
+                    f"{path}: freestiler wrote tiles that are not gzipped; windrisk.basemap copies gzipped MVT"
+                )
+            tiles.update((zxy_to_tileid(*zxy), data) for zxy, data in all_tiles(MmapSource(f)))
+    metadata = {
+        "name": "basemap",
+        "format": "pbf",
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "description": "Census 2017 boundaries, USGS capitals and FAA airport towns (public domain), windrisk",
+        "vector_layers": vector_layers(),
+    }
+    with target.open("wb") as out:
+        writer = Writer(out)
+        for tile_id in sorted(tiles):
+            writer.write_tile(tile_id, tiles[tile_id])
+        writer.finalize(header_fields(bounds), metadata)
 
 
 def build_basemap(
@@ -323,11 +316,3 @@ def build_basemap(
     write_json_atomic(out_gazetteer, gazetteer(features.labels))
     write_fonts(out_fonts)
     return features
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The JSON metadata of a PMTiles archive."""
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        header = deserialize_header(buf[:127])
-        raw = buf[header["metadata_offset"] : header["metadata_offset"] + header["metadata_length"]]
-    return json.loads(gzip.decompress(raw) if header["internal_compression"] == Compression.GZIP else raw)
