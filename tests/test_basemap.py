@@ -15,7 +15,7 @@ from typing import Any
 import mapbox_vector_tile
 import numpy as np
 import pytest
-from conftest import DEMO_CONFIG
+from conftest import CONUS_CONFIG, DEMO_CONFIG
 from pmtiles.reader import MmapSource, Reader, all_tiles
 from test_map import Chromium, chromium_executable
 
@@ -118,6 +118,16 @@ def test_gazetteer_is_sorted_inside_the_bounds_and_names_the_demo_places(built: 
             )
     # Santa Rosa, CA lies in the demo window; Santa Rosa, NM does not.
     assert "Santa Rosa, NM" not in names
+
+
+def test_the_area_is_cut_to_the_conterminous_us() -> None:
+    conus = basemap.run_bounds(load_settings(CONUS_CONFIG).region_grid())
+    west, south, east, north = basemap.conus_bounds()
+    assert basemap.area_bounds(conus) == basemap.area_bounds(None) == (west, south, east, north)
+    assert -125 < west < -124 and 24 < south < 25 and -67 < east < -66 and 49 < north < 50
+    assert basemap.area_bounds((-150.0, 55.0, -140.0, 65.0)) is None  # Alaska
+    demo = basemap.run_bounds(load_settings(DEMO_CONFIG).region_grid())
+    assert basemap.area_bounds(demo) == demo
 
 
 def test_bounds_outside_the_conus_are_a_clear_error(tmp_path: Path) -> None:

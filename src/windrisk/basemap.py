@@ -17,6 +17,7 @@ there, and the bands' archives (disjoint zooms) are merged tile by tile.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import tempfile
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from windrisk import usatlas
 from windrisk.aoi import BBox, grid_lonlat_bounds
 from windrisk.glyphs import write_fonts
 from windrisk.grid import RegionGrid
-from windrisk.io import atomic_path, write_json_atomic
+from windrisk.io import atomic_path
 
 MAX_ZOOM = 10
 COUNTY_MIN_ZOOM = 4
@@ -92,7 +93,20 @@ def run_bounds(grid: RegionGrid, margin_deg: float = MARGIN_DEG) -> BBox:
 
 
 def conus_bounds() -> BBox:
-    return tuple(shapely.total_bounds([a.geometry for a in usatlas.states() if a.geoid in usatlas.CONUS_FIPS]))  # type: ignore[return-value]
+    """The lon/lat box of the conterminous US (no part of Alaska, Hawaii or Puerto Rico is in it)."""
+    west, south, east, north = shapely.total_bounds(
+        [a.geometry for a in usatlas.states() if a.geoid in usatlas.CONUS_FIPS]
+    ).tolist()
+    return west, south, east, north
+
+
+def area_bounds(bounds: BBox | None) -> BBox | None:
+    """``bounds`` cut to the conterminous US's box (None: the whole box; None if they miss it)."""
+    cw, cs, ce, cn = conus_bounds()
+    if bounds is None:
+        return cw, cs, ce, cn
+    west, south, east, north = max(bounds[0], cw), max(bounds[1], cs), min(bounds[2], ce), min(bounds[3], cn)
+    return (west, south, east, north) if west < east and south < north else None
 
 
 def clipped(areas: Sequence[usatlas.Area], bounds: BBox) -> tuple[usatlas.Area, ...]:
@@ -124,9 +138,8 @@ def inside(lon: float, lat: float, bounds: BBox) -> bool:
     return west <= lon <= east and south <= lat <= north
 
 
-def basemap_features(bounds: BBox | None) -> Basemap:
-    """Every feature of the basemap within ``bounds`` (None: the conterminous US)."""
-    bounds = bounds or conus_bounds()
+def basemap_features(bounds: BBox) -> Basemap:
+    """Every feature of the basemap within ``bounds``, which are within the conterminous US."""
     states = clipped(usatlas.states(), bounds)
     counties = clipped(usatlas.counties(), bounds)
     conus_usps = {usatlas.STATES[fips][0] for fips in usatlas.CONUS_FIPS}
@@ -300,11 +313,10 @@ def build_basemap(
         west, south, east, north = bounds
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
             raise ValueError(f"basemap bounds {bounds}: need -180 <= west < east <= 180 and -90 <= south < north <= 90")
-    features = basemap_features(bounds)
-    if not features.states:
-        raise ValueError(
-            f"basemap bounds {features.bounds} hold no part of the conterminous US; check the grid's transform"
-        )
+    area = area_bounds(bounds)
+    features = basemap_features(area) if area is not None else None
+    if features is None or not features.states:
+        raise ValueError(f"basemap bounds {bounds} hold no part of the conterminous US; check the grid's transform")
     Path(out_pmtiles).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".basemap-", dir=Path(out_pmtiles).parent) as work:
         archives = []
@@ -313,6 +325,7 @@ def build_basemap(
             tile_band(band_layers(features, zmin, zmax), archives[-1], zmin, zmax)
         with atomic_path(out_pmtiles) as tmp:
             merge_bands(archives, features.bounds, tmp)
-    write_json_atomic(out_gazetteer, gazetteer(features.labels))
+    with atomic_path(out_gazetteer) as tmp:  # compact: the page downloads it whole
+        tmp.write_text(json.dumps(gazetteer(features.labels), separators=(",", ":")) + "\n")
     write_fonts(out_fonts)
     return features
