@@ -109,14 +109,20 @@ def area_bounds(bounds: BBox | None) -> BBox | None:
     return (west, south, east, north) if west < east and south < north else None
 
 
+def clip_polygons(geometry: BaseGeometry, bounds: BBox) -> BaseGeometry:
+    """The polygonal part of ``geometry`` within ``bounds`` (slivers of lines or points left out)."""
+    parts = shapely.get_parts(shapely.clip_by_rect(geometry, *bounds))
+    return shapely.multipolygons(parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON])
+
+
 def clipped(areas: Sequence[usatlas.Area], bounds: BBox) -> tuple[usatlas.Area, ...]:
     """CONUS areas cut to ``bounds``; those left empty are dropped."""
     out = []
     for area in areas:
         if area.geoid[:2] not in usatlas.CONUS_FIPS:
             continue
-        geometry = shapely.clip_by_rect(area.geometry, *bounds)
-        if not geometry.is_empty and geometry.area > 0:
+        geometry = clip_polygons(area.geometry, bounds)
+        if geometry.area > 0:
             out.append(usatlas.Area(area.geoid, area.name, area.stusps, geometry))
     return tuple(out)
 
@@ -149,8 +155,8 @@ def basemap_features(bounds: BBox) -> Basemap:
         if p.stusps in conus_usps and inside(p.lon, p.lat, bounds)
     ]
     labels = [area_label(a, "state") for a in states] + [area_label(a, "county") for a in counties] + places
-    labels.sort(key=lambda label: (label.rank, label.search_name))
-    land = shapely.clip_by_rect(usatlas.nation(), *bounds)
+    labels.sort(key=lambda label: (label.rank, label.search_name))  # by kind, then alphabetically
+    land = clip_polygons(usatlas.nation(), bounds)
     return Basemap(bounds, land, states, counties, tuple(labels))
 
 
