@@ -107,6 +107,9 @@ def test_gazetteer_is_sorted_inside_the_bounds_and_names_the_demo_places(built: 
     assert names["California"]["kind"] == "state"
     ranks = [basemap.RANK[e["kind"]] for e in entries]
     assert ranks == sorted(ranks) and ranks[0] == 1
+    # Within a kind, larger areas first (the clipped areas: the window cuts most counties).
+    by_size = sorted(features.counties, key=lambda a: -a.geometry.area)
+    assert [e["name"] for e in entries if e["kind"] == "county"] == [f"{a.name}, {a.stusps}" for a in by_size]
     west, south, east, north = features.bounds
     for e in entries:
         assert west <= e["lon"] <= east and south <= e["lat"] <= north, e

@@ -154,8 +154,11 @@ def basemap_features(bounds: BBox) -> Basemap:
         for p in usatlas.places()
         if p.stusps in conus_usps and inside(p.lon, p.lat, bounds)
     ]
-    labels = [area_label(a, "state") for a in states] + [area_label(a, "county") for a in counties] + places
-    labels.sort(key=lambda label: (label.rank, label.search_name))  # by kind, then alphabetically
+    # Larger areas first within their kind (MapLibre places a layer's labels in tile order, so
+    # California wins over DC), then the places in usatlas's order; by kind is a stable sort.
+    by_size = sorted([*states, *counties], key=lambda a: -a.geometry.area)
+    labels = [area_label(a, "county" if len(a.geoid) == 5 else "state") for a in by_size] + places
+    labels.sort(key=lambda label: label.rank)
     land = clip_polygons(usatlas.nation(), bounds)
     return Basemap(bounds, land, states, counties, tuple(labels))
 
