@@ -2,7 +2,7 @@
 #   1. inputs -> wind calc per region -> one Icechunk store     (rules/wind.smk)
 #   2. store -> building-centroid risk per region -> GeoParquet (rules/buildings.smk)
 #   3. region files -> one CONUS GeoParquet                     (rules/buildings.smk)
-#   4. CONUS GeoParquet -> PMTiles and a map page               (rules/tiles.smk)
+#   4. CONUS GeoParquet -> PMTiles and a map page, with a basemap (rules/tiles.smk)
 # Config: config/config.yaml (demo, the default) or --configfile config/conus.yaml.
 
 
@@ -38,4 +38,7 @@ rule all:
         PATHS.conus_buildings,
         PATHS.pmtiles,
         PATHS.map_page,
+        PATHS.basemap_pmtiles,
+        PATHS.gazetteer,
+        PATHS.fonts_dir,
         report_targets(),

@@ -121,6 +121,7 @@ rule report_benchmarks:
     # Runs after every other job so their benchmark files are all there to summarise.
     input:
         PATHS.map_page,
+        PATHS.basemap_pmtiles,
         REPORT["overview"],
         REPORT["scores"],
         REPORT["accounting"],

@@ -58,3 +58,34 @@ rule map_page:
         code_version=code_version("map_page"),
     script:
         "../scripts/map_page.py"
+
+
+from windrisk.basemap import run_bounds
+from windrisk.usatlas import data_paths
+
+
+rule basemap:
+    input:
+        # The bundled public-domain boundaries and places (windrisk.usatlas).
+        data_paths(),
+    output:
+        pmtiles=PATHS.basemap_pmtiles,
+        gazetteer=PATHS.gazetteer,
+        fonts=directory(PATHS.fonts_dir),
+    log:
+        PATHS.log("basemap", "basemap"),
+    benchmark:
+        PATHS.benchmark("basemap", "basemap")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        # The whole CONUS (3,100 counties, 6,000 labels): 23 s, 6.5 MB of tiles (bench_basemap.py).
+        mem_mb=2000,
+        runtime=10,
+    params:
+        # The grid's lon/lat bounds plus a margin: the area the basemap covers.
+        bounds=list(run_bounds(GRID)),
+        code_version=code_version("basemap"),
+    script:
+        "../scripts/basemap.py"

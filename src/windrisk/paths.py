@@ -91,6 +91,19 @@ class RunPaths:
     def map_page(self) -> str:
         return self._p("tiles", "index.html")
 
+    # The offline basemap beside them (windrisk.basemap): tiles, search index, label glyphs.
+    @property
+    def basemap_pmtiles(self) -> str:
+        return self._p("tiles", "basemap.pmtiles")
+
+    @property
+    def gazetteer(self) -> str:
+        return self._p("tiles", "gazetteer.json")
+
+    @property
+    def fonts_dir(self) -> str:
+        return self._p("tiles", "fonts")
+
     @property
     def report_dir(self) -> str:
         return self._p("report")

@@ -44,6 +44,8 @@ STATES: dict[str, tuple[str, str]] = {
 USPS_TO_FIPS: dict[str, str] = {usps: fips for fips, (usps, _) in STATES.items()}
 # The conterminous US: the states and DC without Alaska, Hawaii and Puerto Rico.
 CONUS_FIPS: frozenset[str] = frozenset(STATES) - {"02", "15", "72"}
+# The bundled files (under windrisk/data): the inputs of rule basemap.
+TOPOLOGY_FILE, CAPITALS_FILE, AIRPORTS_FILE = "us-atlas-counties-10m.json", "us-state-capitals.json", "airports.csv"
 # Independent cities that are county equivalents outside Virginia (whose are all FIPS >= 500).
 INDEPENDENT_CITIES: frozenset[str] = frozenset({"24510", "29510", "32510"})
 
@@ -81,9 +83,14 @@ def county_name(geoid: str, short_name: str) -> str:
     return f"{short_name} County"
 
 
+def data_paths() -> list[str]:
+    """The bundled files' paths, for Snakemake: a refreshed file re-runs the basemap."""
+    return [str(files("windrisk").joinpath("data", name)) for name in (TOPOLOGY_FILE, CAPITALS_FILE, AIRPORTS_FILE)]
+
+
 @cache
 def topology() -> dict[str, Any]:
-    return json.loads(files("windrisk").joinpath("data/us-atlas-counties-10m.json").read_text())
+    return json.loads(files("windrisk").joinpath("data", TOPOLOGY_FILE).read_text())
 
 
 @cache
@@ -156,11 +163,11 @@ def places() -> tuple[Place, ...]:
     by_name = {name: usps for usps, name in STATES.values()}
     capitals = [
         Place(c["city"], by_name[c["state"]], "capital", float(c["lon"]), float(c["lat"]))
-        for c in json.loads(data.joinpath("us-state-capitals.json").read_text())
+        for c in json.loads(data.joinpath(CAPITALS_FILE).read_text())
     ]
     taken = {(p.name, p.stusps) for p in capitals}
     airports: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    with data.joinpath("airports.csv").open(newline="") as f:
+    with data.joinpath(AIRPORTS_FILE).open(newline="") as f:
         for row in csv.DictReader(f):
             key = (row["city"].strip(), row["state"].strip())
             if key[0] and key[1] in USPS_TO_FIPS and key not in taken:
