@@ -44,10 +44,11 @@ import shapely
 from windrisk.boundaries import Boundaries
 from windrisk.buildings import float64_values, geo_metadata
 from windrisk.io import atomic_path, write_json_atomic
+from windrisk.variables import CLIMATE_RUNS
 
 log = logging.getLogger(__name__)
 
-RUNS: Final = ("2011", "2047")
+RUNS: Final = CLIMATE_RUNS
 N_SCORES: Final = 11  # scores 0..10
 PERCENTILES: Final = (50, 90, 99)
 NO_SCORE: Final = 255
