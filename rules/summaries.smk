@@ -10,17 +10,15 @@ SUMMARIES = {
     "summaries_accounting": PATHS.summaries_accounting,
 }
 
-
-def local_boundaries():
-    """The boundary files as inputs when local (remote ones are read where they are)."""
-    return {k: v for k, v in vars(BOUNDARIES).items() if v and "://" not in v}
+# The boundary files are inputs when local; remote ones are read where they are.
+LOCAL_BOUNDARIES = {k: v for k, v in vars(BOUNDARIES).items() if v and "://" not in v}
 
 
 if HAS_BOUNDARIES:
 
     rule summaries:
         input:
-            unpack(lambda w: local_boundaries()),
+            **LOCAL_BOUNDARIES,
             buildings=PATHS.conus_buildings,
         output:
             **SUMMARIES,
