@@ -3,6 +3,7 @@
 #   2. store -> building-centroid risk per region -> GeoParquet (rules/buildings.smk)
 #   3. region files -> one CONUS GeoParquet                     (rules/buildings.smk)
 #   4. CONUS GeoParquet -> PMTiles and a map page, with a basemap (rules/tiles.smk)
+#      and building risk per county and state                   (rules/summaries.smk)
 # Config: config/config.yaml (demo, the default) or --configfile config/conus.yaml.
 
 
@@ -26,6 +27,7 @@ include: "rules/demo.smk"
 include: "rules/wind.smk"
 include: "rules/buildings.smk"
 include: "rules/tiles.smk"
+include: "rules/summaries.smk"
 include: "rules/report.smk"
 
 
@@ -41,4 +43,5 @@ rule all:
         PATHS.basemap_pmtiles,
         PATHS.gazetteer,
         PATHS.fonts_dir,
+        list(SUMMARIES.values()) if HAS_BOUNDARIES else [],
         report_targets(),

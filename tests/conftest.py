@@ -81,6 +81,7 @@ def demo_config_in(workdir: Path) -> Settings:
     for key in ("crps", "rps", "buildings"):
         inputs[key] = anchor(inputs[key])
     inputs["wind"] = {k: anchor(v) if k in ("hourly", "distribution") else v for k, v in inputs["wind"].items()}
+    inputs["boundaries"] = {k: v and anchor(v) for k, v in inputs["boundaries"].items()}
     cfg["demo"]["dir"] = anchor(cfg["demo"]["dir"])
     return Settings.of(cfg)
 

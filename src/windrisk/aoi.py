@@ -1,23 +1,31 @@
 """``windrisk regions``: the region ids of an area of interest, ready for ``--config regions=...``.
 
     windrisk regions --bbox -105.3,39.6,-104.6,40.1 --configfile config/conus.yaml
-    snakemake --configfile config/conus.yaml --config regions=$(windrisk regions --bbox ...)
+    windrisk regions --state CO --configfile config/conus.yaml
+    windrisk regions --county "Boulder County, CO" --configfile config/conus.yaml
+    snakemake --configfile config/conus.yaml --config regions=$(windrisk regions --county ...)
 
 The box is longitude/latitude in WGS84 (west, south, east, north). Its edges are densified when
-projected onto the grid's CRS, so every region the box touches is listed; only regions with data
-(``grid.data_regions``) are, comma-separated in the order of the data region list.
+projected onto the grid's CRS, so every region the box touches is listed. A state or county is
+looked up in the configured Census boundaries (``inputs.boundaries``); a region is listed when
+its rectangle in the grid's CRS intersects the area's polygon, not merely its bounding box.
+Only regions with data (``grid.data_regions``) are, comma-separated in the data region order.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
+import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
+from windrisk.boundaries import Boundaries, BoundaryError, load_boundaries
 from windrisk.config import ConfigError
 from windrisk.grid import RegionGrid, region_id
 from windrisk.settings import Settings, data_region_ids, load_settings
@@ -83,6 +91,79 @@ def regions_in_bbox(settings: Settings, grid: RegionGrid, bbox: BBox, base_dir: 
     return [rid for rid in data_region_ids(settings, grid, base_dir) if rid in touched]
 
 
+def regions_in_area(
+    settings: Settings, grid: RegionGrid, area: BaseGeometry, base_dir: Path | None = None
+) -> list[str]:
+    """The data regions whose rectangle (in the grid's CRS) intersects the lon/lat polygon ``area``."""
+    to_grid = _transformer(LONLAT, grid.crs)
+    projected = shapely.transform(area, lambda xy: np.column_stack(to_grid.transform(xy[:, 0], xy[:, 1])))
+    shapely.prepare(projected)
+    candidates = chunks_touched(grid, area.bounds)
+    return [
+        rid
+        for rid in data_region_ids(settings, grid, base_dir)
+        if rid in candidates and projected.intersects(shapely.box(*grid.region_bounds(rid)))
+    ]
+
+
+def _key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _close(text: str, areas: Boundaries, columns: tuple[str, ...]) -> list[str]:
+    """Labels of the areas whose label or name in ``columns`` is close to ``text`` (difflib)."""
+    by_key: dict[str, str] = {}
+    for i in range(len(areas)):
+        for value in (areas.label(i), *(areas.attributes[c][i] for c in columns)):
+            by_key.setdefault(_key(value), areas.label(i))
+    keys = difflib.get_close_matches(_key(text), list(by_key), n=10, cutoff=0.6)
+    return list(dict.fromkeys(by_key[k] for k in keys))[:5]
+
+
+def find_state(states: Boundaries, text: str) -> int:
+    """Index of the state named ``text`` ('Colorado' or 'CO'); AreaError with close names if none."""
+    wanted = _key(text)
+    for i in range(len(states)):
+        if wanted in (_key(states.attributes["NAME"][i]), _key(states.attributes["STUSPS"][i])):
+            return i
+    close = _close(text, states, ("NAME", "STUSPS"))
+    hint = f" Close: {', '.join(close)}." if close else ""
+    raise AreaError(f"--state {text!r}: no such state in the configured boundaries.{hint} Give a name or USPS code")
+
+
+def find_county(counties: Boundaries, text: str) -> int:
+    """Index of the county ``text``: 'Boulder County, CO', 'Boulder, Colorado' or 'Boulder County'
+    (the last only when one state has it); AreaError listing the matches or close names otherwise."""
+    name, _, state = (part.strip() for part in text.rpartition(",")) if "," in text else (text, "", "")
+    attrs = counties.attributes
+    matches = [
+        i
+        for i in range(len(counties))
+        if _key(name) in (_key(attrs["NAME"][i]), _key(attrs["NAMELSAD"][i]))
+        and (not state or _key(state) in (_key(attrs["STUSPS"][i]), _key(attrs["STATE_NAME"][i])))
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        listed = "; ".join(counties.label(i) for i in matches)
+        raise AreaError(
+            f"--county {text!r} is ambiguous: {listed}. Fix: add the state, e.g. {counties.label(matches[0])!r}"
+        )
+    close = _close(text, counties, ("NAME", "NAMELSAD"))
+    hint = f" Close: {'; '.join(close)}." if close else ""
+    raise AreaError(
+        f"--county {text!r}: no such county in the configured boundaries.{hint} Give e.g. 'Boulder County, CO'"
+    )
+
+
+def area_of(settings: Settings, state: str | None, county: str | None) -> tuple[str, BaseGeometry]:
+    """The label and lon/lat polygon of the state or county asked for."""
+    kind, text = ("states", state) if state is not None else ("counties", county)
+    areas = load_boundaries(settings, kind)
+    i = find_state(areas, str(text)) if kind == "states" else find_county(areas, str(text))
+    return areas.label(i), areas.geometry[i]
+
+
 def _bbox_joined(argv: list[str]) -> list[str]:
     """``--bbox -105.7,...`` as ``--bbox=-105.7,...``: argparse takes a value starting with '-' for
     an option, and western longitudes are negative."""
@@ -95,23 +176,30 @@ def _bbox_joined(argv: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="windrisk regions", description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", default="config/config.yaml", help="workflow config (YAML)")
-    parser.add_argument("--bbox", required=True, help="W,S,E,N in degrees (WGS84), e.g. -105.3,39.6,-104.6,40.1")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bbox", help="W,S,E,N in degrees (WGS84), e.g. -105.3,39.6,-104.6,40.1")
+    where.add_argument("--state", help="a state's name or USPS code, e.g. Colorado or CO")
+    where.add_argument("--county", help="a county, e.g. 'Boulder County, CO' or 'Boulder, CO'")
     args = parser.parse_args(_bbox_joined(argv))
     try:
         settings = load_settings(args.configfile)
         grid = settings.region_grid()
-        bbox = parse_bbox(args.bbox)
-        found = regions_in_bbox(settings, grid, bbox, base_dir=Path.cwd())
+        if args.bbox is not None:
+            asked = args.bbox
+            found = regions_in_bbox(settings, grid, parse_bbox(args.bbox), base_dir=Path.cwd())
+        else:
+            asked, area = area_of(settings, args.state, args.county)
+            found = regions_in_area(settings, grid, area, base_dir=Path.cwd())
         if not found:
             west, south, east, north = grid_lonlat_bounds(grid)
             raise NoRegionsError(
-                f"no region with data touches {args.bbox}; the grid of {args.configfile} covers "
+                f"no region with data touches {asked}; the grid of {args.configfile} covers "
                 f"lon {west:.2f}..{east:.2f}, lat {south:.2f}..{north:.2f}"
             )
     except NoRegionsError as exc:  # a valid question with an empty answer
         print(f"windrisk regions: {exc}", file=sys.stderr)
         return 1
-    except (AreaError, ConfigError) as exc:
+    except (AreaError, BoundaryError, ConfigError) as exc:
         print(f"windrisk regions: {exc}", file=sys.stderr)
         return 2
     print(",".join(found))

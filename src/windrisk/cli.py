@@ -11,7 +11,10 @@ from windrisk import __version__
 # subcommand -> (module, help); each module exposes ``main(argv: list[str]) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "store": ("windrisk.store_cli", "inspect the Icechunk store: status, verify, gc"),
-    "regions": ("windrisk.aoi", "region ids of a lon/lat box (--bbox W,S,E,N), for --config regions=..."),
+    "regions": (
+        "windrisk.aoi",
+        "region ids of a box, state or county (--bbox/--state/--county), for --config regions=...",
+    ),
     "inputs": ("windrisk.inputs_cli", "each input: product, where the config points, there or not, how to prepare it"),
     "plan": ("windrisk.plan", "per step, how many regions are done and how many will run"),
     "serve": ("windrisk.serve", "serve the map page and PMTiles on 127.0.0.1 with range requests"),

@@ -36,6 +36,15 @@ Files, under ``demo.dir`` (``demo_outputs``; the demo config's ``inputs`` point 
   bbox covering. Buildings cluster in towns on land; a few sit on the coastline; some have
   centroids exactly on region edges and corners (and on the grid's outer edges); a few lie
   outside the grid.
+* ``states`` and ``counties`` (US Census cartographic boundary style): zipped shapefiles in the
+  schema of ``cb_2023_us_state_500k.zip`` / ``cb_2023_us_county_500k.zip`` (EPSG:4269), holding
+  the states and counties that intersect the grid. The shapes and names are the real Census
+  boundaries bundled at 1:10 M (windrisk.usatlas, 2017), so they are coarser than the 1:500 k
+  files and the demo's synthetic coastline does not follow them. Derived, not copied: ``ALAND``
+  is the area in EPSG:5070 (m², water included) and ``AWATER`` 0; ``STATENS``/``COUNTYNS`` are
+  ``"00000000"`` (the bundled data has no GNIS codes); ``AFFGEOID`` is built from the GEOID
+  (``"0500000US06097"``); ``LSAD`` from the name's suffix (County 06, Parish 15, city 25, else 00;
+  states 00).
 """
 
 from __future__ import annotations
@@ -57,6 +66,8 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from scipy import ndimage
 
+from windrisk import usatlas
+from windrisk.boundaries import CENSUS_CRS, write_shapefile_zip
 from windrisk.buildings import HILBERT_LEVEL, _hilbert_encode
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
@@ -606,6 +617,65 @@ def write_footprints(rng: np.random.Generator, polys: np.ndarray, path: str | Pa
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd", write_statistics=True)
 
 
+# ---- Census-style boundaries -----------------------------------------------------------------
+LSAD_OF_SUFFIX = {"County": "06", "Parish": "15", "city": "25"}
+
+
+def _land_m2(areas: list[usatlas.Area]) -> list[int]:
+    """Area of each shape in EPSG:5070 (equal-area), m², rounded: the demo's ALAND."""
+    to_albers = Transformer.from_crs("EPSG:4326", ALBERS, always_xy=True)
+    shapes = [shapely.transform(a.geometry, lambda xy: np.column_stack(to_albers.transform(*xy.T))) for a in areas]
+    return [round(float(v)) for v in shapely.area(shapes)]
+
+
+def _to_nad83(areas: list[usatlas.Area]) -> np.ndarray:
+    to_nad83 = Transformer.from_crs("EPSG:4326", CENSUS_CRS, always_xy=True)
+    return np.array(
+        [shapely.transform(a.geometry, lambda xy: np.column_stack(to_nad83.transform(*xy.T))) for a in areas]
+    )
+
+
+def census_columns(kind: str, areas: list[usatlas.Area]) -> dict[str, list[str] | list[int]]:
+    """The cb_2023 attribute columns of bundled areas (see the module docstring for what is derived)."""
+    aland, zeros = _land_m2(areas), [0] * len(areas)
+    if kind == "states":
+        return {
+            "STATEFP": [a.geoid for a in areas],
+            "STATENS": ["00000000"] * len(areas),
+            "AFFGEOID": [f"0400000US{a.geoid}" for a in areas],
+            "GEOID": [a.geoid for a in areas],
+            "STUSPS": [a.stusps for a in areas],
+            "NAME": [a.name for a in areas],
+            "LSAD": ["00"] * len(areas),
+            "ALAND": aland,
+            "AWATER": zeros,
+        }
+    short = {g["id"]: g["properties"]["name"] for g in usatlas.topology()["objects"]["counties"]["geometries"]}
+    return {
+        "STATEFP": [a.geoid[:2] for a in areas],
+        "COUNTYFP": [a.geoid[2:] for a in areas],
+        "COUNTYNS": ["00000000"] * len(areas),
+        "AFFGEOID": [f"0500000US{a.geoid}" for a in areas],
+        "GEOID": [a.geoid for a in areas],
+        "NAME": [short[a.geoid] for a in areas],
+        "NAMELSAD": [a.name for a in areas],
+        "STUSPS": [a.stusps for a in areas],
+        "STATE_NAME": [usatlas.STATES[a.geoid[:2]][1] for a in areas],
+        "LSAD": [LSAD_OF_SUFFIX.get(a.name.rsplit(" ", 1)[-1], "00") for a in areas],
+        "ALAND": aland,
+        "AWATER": zeros,
+    }
+
+
+def write_boundaries(grid: RegionGrid, paths: Mapping[str, str]) -> None:
+    """The states and counties intersecting the (lon/lat) grid as Census-style zipped shapefiles."""
+    frame = shapely.box(*grid.window_bounds(grid.full_window))
+    for kind, areas in (("states", usatlas.states()), ("counties", usatlas.counties())):
+        chosen = sorted((a for a in areas if a.geometry.intersects(frame)), key=lambda a: a.geoid)
+        stem = Path(DEMO_LAYOUT[kind]).stem
+        write_shapefile_zip(paths[kind], stem, census_columns(kind, chosen), _to_nad83(chosen), CENSUS_CRS)
+
+
 # ---- entry point ----------------------------------------------------------------------------
 def generate_demo_inputs(settings: Settings, outputs: Mapping[str, str] | None = None) -> dict[str, str]:
     """Write every demo input; ``outputs`` (keys: OUTPUT_KEYS) defaults to ``demo_outputs``."""
@@ -632,4 +702,6 @@ def generate_demo_inputs(settings: Settings, outputs: Mapping[str, str] | None =
     write_hourly(wind_rng, grid, coast, hours, paths["wind"])
     log.info("writing %s buildings to %s", n_buildings, paths["buildings"])
     write_buildings(building_rng, grid, coast, n_buildings, paths["buildings"])
+    log.info("writing Census-style boundaries to %s and %s", paths["states"], paths["counties"])
+    write_boundaries(grid, paths)
     return {k: str(v) for k, v in paths.items()}

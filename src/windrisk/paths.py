@@ -20,6 +20,8 @@ DEMO_LAYOUT: Final = {
     "rps": "scott2024/RPS.tif",
     "wind": "conus404/hourly_surface.zarr",
     "buildings": "overture/buildings.parquet",
+    "states": "census/cb_2023_us_state_500k.zip",
+    "counties": "census/cb_2023_us_county_500k.zip",
 }
 
 
@@ -82,6 +84,27 @@ class RunPaths:
     @property
     def buildings_accounting(self) -> str:
         return self._p("conus", "buildings_accounting.json")
+
+    # Regional summaries of the CONUS GeoParquet (windrisk.summaries).
+    @property
+    def county_summaries(self) -> str:
+        return self._p("summaries", "counties.parquet")
+
+    @property
+    def county_summaries_csv(self) -> str:
+        return self._p("summaries", "counties.csv")
+
+    @property
+    def state_summaries(self) -> str:
+        return self._p("summaries", "states.parquet")
+
+    @property
+    def state_summaries_csv(self) -> str:
+        return self._p("summaries", "states.csv")
+
+    @property
+    def summaries_accounting(self) -> str:
+        return self._p("summaries", "accounting.json")
 
     @property
     def pmtiles(self) -> str:

@@ -47,12 +47,19 @@ class WindInputSettings:
 
 
 @dataclass(frozen=True)
+class BoundarySettings:
+    states: str | None
+    counties: str | None
+
+
+@dataclass(frozen=True)
 class InputSettings:
     burn_probability: Mapping[str, str]  # climate run -> location
     crps: str
     rps: str
     wind: WindInputSettings
     buildings: str
+    boundaries: BoundarySettings
 
 
 @dataclass(frozen=True)
