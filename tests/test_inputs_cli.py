@@ -25,7 +25,16 @@ from windrisk import buildings, cli, conus404, fireweather, inputs_cli, sources
 from windrisk.config import load_config, schema
 from windrisk.inputs import SPECS
 
-CONFIG_KEYS = ["burn_probability.2011", "burn_probability.2047", "crps", "rps", "wind.hourly", "buildings"]
+CONFIG_KEYS = [
+    "burn_probability.2011",
+    "burn_probability.2047",
+    "crps",
+    "rps",
+    "wind.hourly",
+    "buildings",
+    "boundaries.states",
+    "boundaries.counties",
+]
 
 
 def windrisk_inputs(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -99,10 +108,13 @@ def config_copy(tmp_path: Path, *, demo: bool) -> tuple[Path, dict[str, str]]:
         "rps": root / "scott2024/RPS.tif",
         "wind.hourly": root / "conus404/hourly_surface.zarr",
         "buildings": root / "overture/buildings.parquet",
+        "boundaries.states": root / "census/cb_2023_us_state_500k.zip",
+        "boundaries.counties": root / "census/cb_2023_us_county_500k.zip",
     }
     cfg["inputs"]["burn_probability"] = {run: str(where[f"burn_probability.{run}"]) for run in ("2011", "2047")}
     cfg["inputs"].update(crps=str(where["crps"]), rps=str(where["rps"]), buildings=str(where["buildings"]))
     cfg["inputs"]["wind"]["hourly"] = str(where["wind.hourly"])
+    cfg["inputs"]["boundaries"] = {kind: str(where[f"boundaries.{kind}"]) for kind in ("states", "counties")}
     if demo:
         cfg["demo"]["dir"] = str(root)
     else:
@@ -136,8 +148,8 @@ def test_missing_inputs_exit_1_each_with_the_steps_for_its_location(tmp_path: Pa
     assert states_of(proc) == dict.fromkeys(CONFIG_KEYS, "missing")
     assert f"mkdir -p {Path(where['crps']).parent} && mv CRPS.tif {where['crps']}" in proc.stdout
     assert f'ds.to_zarr("{where["wind.hourly"]}"' in proc.stdout
-    assert "not set in this config: inputs.wind.distribution, inputs.boundaries.states" in proc.stdout
-    assert proc.stdout.rstrip().endswith("0 present; 0 made by the workflow; 6 missing")
+    assert "not set in this config: inputs.wind.distribution\n" in proc.stdout
+    assert proc.stdout.rstrip().endswith(f"0 present; 0 made by the workflow; {len(CONFIG_KEYS)} missing")
 
 
 def test_present_inputs_exit_0(tmp_path: Path) -> None:
@@ -176,7 +188,8 @@ def test_json_parses_and_holds_the_steps_of_missing_inputs(tmp_path: Path) -> No
     assert by_key["inputs.buildings"]["status"] == "missing"
     assert by_key["inputs.buildings"]["prepare"][-1].endswith(f"mv buildings_conus.parquet {where['buildings']}")
     assert by_key["inputs.crps"]["status"] == "present" and "prepare" not in by_key["inputs.crps"]
-    assert by_key["inputs.boundaries.states"]["status"] == "not set"
+    assert by_key["inputs.boundaries.states"]["status"] == "present"
+    assert by_key["inputs.wind.distribution"]["status"] == "not set"
     assert by_key["inputs.crps"]["source"]["citation"].endswith("DOI 10.2737/RDS-2020-0016-2")
 
 

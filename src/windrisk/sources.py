@@ -419,8 +419,8 @@ def _census(level: str, name: str) -> Source:
         prepare=(f"curl -L -o {archive} {GENZ2023}{archive}", put_step(archive)),
         notes=(
             (
-                "Not yet read by this config: the boundaries inputs are being added (issue 14); this entry "
-                "says where the files come from once the config names them."
+                "Read by the summaries rule (per county and state) and by `windrisk regions --state/--county`; "
+                "optional: without both boundary files the summaries are not made."
             ),
         ),
     )
@@ -472,14 +472,15 @@ SOURCE_BY_KEY: Final = {source.key: source for source in SOURCES}
 
 def location_keys(inputs: Mapping[str, Any], node: Mapping[str, Any] | None = None, prefix: str = "") -> list[str]:
     """Dotted keys of the input *locations* in a config's ``inputs`` section: the leaves the schema
-    types as ``#/$defs/location`` (so parameters such as ``wind.wind_speed_unit`` are not inputs)."""
+    types as ``#/$defs/location``, alone or as an optional one (so parameters such as
+    ``wind.wind_speed_unit`` are not inputs)."""
     from windrisk.config import schema
 
     node = node if node is not None else schema()["properties"]["inputs"]
     keys = []
     for name, value in inputs.items():
         sub = node.get("properties", {}).get(name, {})
-        if sub.get("$ref") == "#/$defs/location":
+        if "#/$defs/location" in [sub.get("$ref"), *(option.get("$ref") for option in sub.get("oneOf", ()))]:
             keys.append(prefix + name)
         elif isinstance(value, Mapping):
             keys += location_keys(value, sub, prefix + name + ".")
