@@ -20,6 +20,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import DEMO_CONFIG, REPO
 
@@ -303,3 +304,65 @@ def test_demo_map_popup_on_click(demo_page: tuple[Chromium, str]) -> None:
     for field in TILE_FIELDS:
         assert field in text
     browser.evaluate("document.querySelectorAll('.maplibregl-popup').forEach(p => p.remove())")
+
+
+# ---- palette, legend and method page (no browser) ---------------------------------------------
+def test_score_palette_neighbours_are_distinct_for_common_colour_vision() -> None:
+    from windrisk.colours import ciede2000, hex_to_rgb, simulate_cvd, srgb_to_lab
+    from windrisk.web import NO_DATA_COLOUR, SCORE_PALETTE
+
+    rgb = hex_to_rgb(SCORE_PALETTE)
+    grey = hex_to_rgb([NO_DATA_COLOUR])
+    assert len(SCORE_PALETTE) == 11
+    for vision in ("normal", "deuteranopia", "protanopia"):
+        seen = rgb if vision == "normal" else simulate_cvd(rgb, vision)
+        seen_grey = grey if vision == "normal" else simulate_cvd(grey, vision)
+        lab = srgb_to_lab(seen)
+        neighbours = ciede2000(lab[:-1], lab[1:])
+        assert neighbours.min() >= 5, (vision, neighbours.round(1).tolist())
+        to_grey = ciede2000(lab, np.repeat(srgb_to_lab(seen_grey), len(lab), axis=0))
+        assert to_grey.min() >= 5, (vision, to_grey.round(1).tolist())
+    # Sequential: lightness falls with the score.
+    assert np.all(np.diff(srgb_to_lab(rgb)[:, 0]) < 0)
+
+
+def test_ciede2000_matches_published_test_pairs() -> None:
+    from windrisk.colours import ciede2000
+
+    # Sharma, Wu & Dalal (2005), table 1, pairs 1, 7 and 17.
+    lab1 = np.array([[50, 2.6772, -79.7751], [50, 0, 0], [50, 2.5, 0]])
+    lab2 = np.array([[50, 0, -82.7485], [50, -1, 2], [73, 25, -18]])
+    assert ciede2000(lab1, lab2) == pytest.approx([2.0425, 2.3669, 27.1492], abs=1e-4)
+
+
+def test_legend_bins_come_from_the_score_edges() -> None:
+    from windrisk.buildings import SCORE_EDGES_PCT, score
+    from windrisk.web import score_legend
+
+    legend = score_legend()
+    assert [row["score"] for row in legend] == list(range(11))
+    assert [row["words"] for row in legend][:3] == ["none", "very low", "very low"]
+    assert legend[10]["words"] == "very high" and legend[5]["words"] == "moderate"
+    # A value inside each bin, as the bin's text states it, gets that score from the real scorer.
+    for row in legend[1:10]:
+        lo, hi = (float(v) for v in row["bins"].removesuffix(" %").split("–"))
+        assert score(np.array([(lo + hi) / 2]))[0].as_py() == row["score"], row
+    assert legend[10]["bins"] == f"> {float(SCORE_EDGES_PCT[-1]):g} %"
+
+
+def test_markdown_subset_is_escaped_and_structured() -> None:
+    from windrisk.web import markdown_to_html
+
+    md = (
+        "# Title\n\nSome *text* with `a<b` and <script>alert(1)</script>.\n"
+        "[bad](javascript:alert(1)) [good](architecture.md)\n\n"
+        "- one\n  continued\n- two\n\n1. first\n2. second\n\n"
+        "| a | b \\| c |\n|---|---|\n| 1 | 2 |\n\n```\nx < y\n```\n"
+    )
+    out = markdown_to_html(md)
+    assert "<h1>Title</h1>" in out and "<em>text</em>" in out and "<code>a&lt;b</code>" in out
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert 'href="javascript' not in out and '<a href="architecture.md">good</a>' in out
+    assert "<ul><li>one continued</li><li>two</li></ul>" in out and "<ol><li>first</li>" in out
+    assert "<th>b | c</th>" in out and "<td>2</td>" in out
+    assert "<pre><code>x &lt; y</code></pre>" in out
