@@ -394,7 +394,9 @@ def build_summary_pmtiles(states_parquet: str | Path, counties_parquet: str | Pa
     import freestiler
 
     layers = {
-        name: freestiler.freestile_layer(read_summary(src), min_zoom=SUMMARY_ZOOMS[name][0], max_zoom=SUMMARY_ZOOMS[name][1])
+        name: freestiler.freestile_layer(
+            read_summary(src), min_zoom=SUMMARY_ZOOMS[name][0], max_zoom=SUMMARY_ZOOMS[name][1]
+        )
         for name, src in (("states", states_parquet), ("counties", counties_parquet))
     }
     zmin = min(z[0] for z in SUMMARY_ZOOMS.values())
