@@ -662,3 +662,49 @@ def test_plain_page_without_basemap_still_works(small_page: tuple[Chromium, str]
     finally:
         browser.call("Page.navigate", {"url": url})
         browser.wait_for("window.mapReady === true")
+
+
+# ---- optional features as written (no browser) ------------------------------------------------
+def page_config_of(page: Path) -> dict[str, Any]:
+    return json.loads(page.read_text().split('type="application/json">')[1].split("</script>")[0])
+
+
+def test_optional_features_are_off_when_absent_and_named_when_present(small_tiles: Path, tmp_path: Path) -> None:
+    folder = small_tiles.parent
+    tiles = TilesSettings(layer="buildings", min_zoom=0, max_zoom=14)
+    page = write_map_page(small_tiles, folder / "bare.html", tiles, basemap=folder / "no-basemap.pmtiles")
+    config = page_config_of(page)
+    assert [config[k] for k in ("method", "basemap", "gazetteer", "summaries")] == [None] * 4
+    (folder / "fonts").mkdir(exist_ok=True)
+    (folder / "gaz.json").write_text("[]")
+    (folder / "base.pmtiles").write_bytes(b"")
+    page = write_map_page(
+        small_tiles,
+        folder / "full.html",
+        tiles,
+        method_md=REPO / "docs" / "method.md",
+        basemap=folder / "base.pmtiles",
+        gazetteer=folder / "gaz.json",
+    )
+    config = page_config_of(page)
+    assert config["method"] == "method.html" and (folder / "method.html").stat().st_size > 10_000
+    assert config["basemap"] == {"pmtiles": "base.pmtiles", "glyphs": "fonts/{fontstack}/{range}.pbf"}
+    assert config["gazetteer"] == "gaz.json"
+    (folder / "fonts").rmdir()
+    (tmp_path / "gaz.json").write_text("[]")
+    with pytest.raises(MapPageError, match="gazetteer .* must sit beside the map page"):
+        write_map_page(small_tiles, folder / "bad.html", tiles, gazetteer=tmp_path / "gaz.json")
+
+
+def test_basemap_style_url_or_file(small_tiles: Path, tmp_path: Path) -> None:
+    folder = small_tiles.parent
+    url = "https://tiles.example.org/style.json"
+    page = write_map_page(small_tiles, folder / "styled.html", TilesSettings("buildings", 0, 14, basemap=url))
+    assert page_config_of(page)["basemap"] == {"style": url}
+    style = tmp_path / "style.json"
+    style.write_text(json.dumps({"version": 8, "sources": {}, "layers": []}))
+    page = write_map_page(small_tiles, folder / "styled.html", TilesSettings("buildings", 0, 14, basemap=str(style)))
+    assert page_config_of(page)["basemap"] == {"style": "basemap-style.json"}
+    assert json.loads((folder / "basemap-style.json").read_text())["version"] == 8
+    with pytest.raises(MapPageError, match="tiles.basemap"):
+        write_map_page(small_tiles, folder / "styled.html", TilesSettings("buildings", 0, 14, basemap="nope.json"))
