@@ -708,3 +708,29 @@ def test_basemap_style_url_or_file(small_tiles: Path, tmp_path: Path) -> None:
     assert json.loads((folder / "basemap-style.json").read_text())["version"] == 8
     with pytest.raises(MapPageError, match="tiles.basemap"):
         write_map_page(small_tiles, folder / "styled.html", TilesSettings("buildings", 0, 14, basemap="nope.json"))
+
+
+@pytest.mark.browser
+def test_page_on_a_given_style_adds_its_layers_on_top(small_page: tuple[Chromium, str], small_tiles: Path) -> None:
+    browser, url = small_page
+    style = small_tiles.parent / "my-style.json"
+    style.write_text(
+        json.dumps(
+            {
+                "version": 8,
+                "sources": {},
+                "layers": [{"id": "paper", "type": "background", "paint": {"background-color": "#fdf6e3"}}],
+            }
+        )
+    )
+    write_map_page(
+        small_tiles, small_tiles.parent / "own-style.html", TilesSettings("buildings", 0, 14, basemap=str(style))
+    )
+    browser.call("Page.navigate", {"url": url + "own-style.html"})
+    try:
+        browser.wait_for("window.mapReady === true")
+        assert browser.evaluate("map.getStyle().layers.map(l => l.id)") == ["paper", "buildings"]
+        assert browser.evaluate("document.getElementById('status').textContent") == ""
+    finally:
+        browser.call("Page.navigate", {"url": url})
+        browser.wait_for("window.mapReady === true")
