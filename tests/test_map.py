@@ -562,6 +562,9 @@ def test_small_page_building_popup(small_page: tuple[Chromium, str]) -> None:
     assert f"{props['score_2011']} ({words[props['score_2011']]})" in text
     assert "0.1 %" in text and "0.2 %" in text  # rps_2011, rps_2047 with units
     assert "Region: " in text and "lat, lon" in text
+    assert browser.evaluate("document.querySelector('.copy-id').dataset.id") == props["id"]
+    browser.evaluate("document.querySelector('.copy-id').click()")
+    assert browser.wait_for("document.querySelector('.copy-id').textContent === 'Copied'", timeout_s=10)
     close_popups(browser)
 
 

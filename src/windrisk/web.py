@@ -1,8 +1,10 @@
 """The offline map page: ``index.html`` beside the PMTiles, with its scripts in ``vendor/``.
 
 The page loads MapLibre GL JS and the ``pmtiles`` protocol from ``vendor/`` (copied from this
-package, pinned in ``web/package.json``), so viewing needs no network: there is no basemap, only
-a background colour, the outline of the run's regions and the buildings coloured by score.
+package, pinned in ``web/package.json``), so viewing needs no network. It draws the buildings
+coloured by score over, when present beside it, an offline vector basemap (or any MapLibre style
+named by ``tiles.basemap``) and a choropleth of regional summaries, with a place search over a
+gazetteer and the method as ``method.html``. Each optional file missing turns its feature off.
 PMTiles are read with HTTP range requests, so open the page through ``windrisk serve``.
 """
 
