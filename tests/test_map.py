@@ -547,7 +547,7 @@ def test_small_page_legend_basemap_and_offline(small_page: tuple[Chromium, str],
 
 
 @pytest.mark.browser
-def test_small_page_building_popup(small_page: tuple[Chromium, str]) -> None:
+def test_small_page_building_popup(small_page: tuple[Chromium, str], tmp_path: Path) -> None:
     browser, _ = small_page
     settle(browser)
     drawn = rendered_buildings(browser)
@@ -565,11 +565,12 @@ def test_small_page_building_popup(small_page: tuple[Chromium, str]) -> None:
     assert browser.evaluate("document.querySelector('.copy-id').dataset.id") == props["id"]
     browser.evaluate("document.querySelector('.copy-id').click()")
     assert browser.wait_for("document.querySelector('.copy-id').textContent === 'Copied'", timeout_s=10)
+    print(f"screenshot: {browser.screenshot(tmp_path / 'building_popup.png')}")
     close_popups(browser)
 
 
 @pytest.mark.browser
-def test_small_page_area_popup_and_choropleth(small_page: tuple[Chromium, str]) -> None:
+def test_small_page_area_popup_and_choropleth(small_page: tuple[Chromium, str], tmp_path: Path) -> None:
     browser, _ = small_page
     browser.evaluate("void map.jumpTo({center: [-123.4, 38.5], zoom: 4})")
     settle(browser)
@@ -581,6 +582,7 @@ def test_small_page_area_popup_and_choropleth(small_page: tuple[Chromium, str]) 
     assert "California" in text and "Buildings: 100" in text and "Median score" in text
     assert "0 (none)" in text and "1 (very low)" in text  # median scores 2011 | 2047
     assert "10 %" in text  # 10 of 100 buildings with no data
+    print(f"screenshot: {browser.screenshot(tmp_path / 'area_popup.png')}")
     close_popups(browser)
     # Counties above z5; a county with no scored building is no data.
     browser.evaluate("void map.jumpTo({center: [-122.1, 38.7], zoom: 7})")
