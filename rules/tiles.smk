@@ -34,9 +34,12 @@ from windrisk.web import assets_digest
 
 rule map_page:
     input:
-        PATHS.pmtiles,
+        pmtiles=PATHS.pmtiles,
+        # Written beside the page as method.html. Optional inputs the script also reads, each
+        # beside the page and off when not given: basemap, gazetteer, summaries.
+        method=Path(workflow.basedir) / "docs" / "method.md",
     output:
-        # vendor/ (the pinned MapLibre and pmtiles scripts) is copied beside the page.
+        # vendor/ (the pinned MapLibre and pmtiles scripts) and method.html are written beside the page.
         PATHS.map_page,
     log:
         PATHS.log("map_page", "map_page"),

@@ -97,7 +97,7 @@ def test_defaults_come_from_the_schema_and_only_where_absent() -> None:
         commit["lease_ttl_s"]["default"],
     )
     assert settings.heartbeat_s == 15.0  # a quarter of the gc window that was set
-    assert cfg["tiles"] == {"layer": "buildings", "min_zoom": 0, "max_zoom": 14}
+    assert cfg["tiles"] == {"layer": "buildings", "min_zoom": 0, "max_zoom": 14, "basemap": None}
     assert cfg["method"] == {"compat": None} and "demo" not in cfg
     demo = _raw(DEMO_CONFIG)
     for key in ("dir", "n_buildings", "hours"):

@@ -120,6 +120,7 @@ class TilesSettings:
     layer: str
     min_zoom: int
     max_zoom: int
+    basemap: str | None = None  # a MapLibre style JSON (URL or path); None: the offline basemap
 
 
 @dataclass(frozen=True)

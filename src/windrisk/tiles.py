@@ -56,6 +56,7 @@ from pmtiles.writer import Writer
 from windrisk.buildings import crs_projjson, float64_values
 from windrisk.io import atomic_path
 from windrisk.settings import TilesSettings
+from windrisk.variables import CLIMATE_RUNS
 
 SPLIT_ZOOM = 8
 MAX_PARTITION_ROWS = 2_000_000
@@ -355,3 +356,51 @@ def build_pmtiles(
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     return plan
+
+
+# ---- regional summaries (choropleth) ----------------------------------------------------------
+# Zooms of the summary layers; the map shows states up to z5, counties z5-9 (web/map.js).
+SUMMARY_ZOOMS: dict[str, tuple[int, int]] = {"states": (0, 5), "counties": (3, 9)}
+
+
+def summary_columns() -> list[str]:
+    """The summary GeoParquets' attributes the map colours and its popup shows, per the contract."""
+    per_run = [f"{c}_{r}" for r in CLIMATE_RUNS for c in ("n_no_data", "median_score", "p90_rps")]
+    return ["GEOID", "name", "STUSPS", "n_buildings", *per_run]
+
+
+def read_summary(path: str | Path) -> Any:
+    """A summary GeoParquet reduced to ``summary_columns()`` in EPSG:4326."""
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; build the regional summaries first")
+    frame = gpd.read_parquet(path)
+    missing = [c for c in summary_columns() if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the summary columns {missing}; rebuild it with the summary contract's columns")
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    frame = frame[[*summary_columns(), frame.geometry.name]]
+    # Scores as integers (null stays null) so the map's step expression reads them as numbers.
+    for run in CLIMATE_RUNS:
+        frame[f"median_score_{run}"] = frame[f"median_score_{run}"].astype("Int64")
+    return frame
+
+
+def build_summary_pmtiles(states_parquet: str | Path, counties_parquet: str | Path, target: str | Path) -> Path:
+    """One PMTiles with polygon layers ``states`` (z0-5) and ``counties`` (z3-9) for the map."""
+    import freestiler
+
+    layers = {
+        name: freestiler.freestile_layer(
+            read_summary(src), min_zoom=SUMMARY_ZOOMS[name][0], max_zoom=SUMMARY_ZOOMS[name][1]
+        )
+        for name, src in (("states", states_parquet), ("counties", counties_parquet))
+    }
+    zmin = min(z[0] for z in SUMMARY_ZOOMS.values())
+    zmax = max(z[1] for z in SUMMARY_ZOOMS.values())
+    with atomic_path(target) as tmp:
+        freestiler.freestile(layers, tmp, min_zoom=zmin, max_zoom=zmax, quiet=True, generate_ids=True)
+    return Path(target)
