@@ -26,8 +26,8 @@ include: "rules/inputs.smk"
 include: "rules/demo.smk"
 include: "rules/wind.smk"
 include: "rules/buildings.smk"
-include: "rules/tiles.smk"
 include: "rules/summaries.smk"
+include: "rules/tiles.smk"
 include: "rules/report.smk"
 
 
@@ -44,4 +44,5 @@ rule all:
         PATHS.gazetteer,
         PATHS.fonts_dir,
         list(SUMMARIES.values()) if HAS_BOUNDARIES else [],
+        PATHS.summary_pmtiles if HAS_BOUNDARIES else [],
         report_targets(),

@@ -31,12 +31,20 @@ rule pmtiles:
 
 from windrisk.web import assets_digest
 
+# The page's optional files, each beside it (the script turns off what the rule does not give):
+# the search index, the offline basemap unless a basemap style is configured, the choropleth.
+PAGE_EXTRAS = {"gazetteer": PATHS.gazetteer}
+if SETTINGS.tiles.basemap is None:
+    PAGE_EXTRAS.update(basemap=PATHS.basemap_pmtiles, fonts=PATHS.fonts_dir)
+if HAS_BOUNDARIES:
+    PAGE_EXTRAS.update(summaries=PATHS.summary_pmtiles)
+
 
 rule map_page:
     input:
+        **PAGE_EXTRAS,
         pmtiles=PATHS.pmtiles,
-        # Written beside the page as method.html. Optional inputs the script also reads, each
-        # beside the page and off when not given: basemap, gazetteer, summaries.
+        # Written beside the page as method.html.
         method=Path(workflow.basedir) / "docs" / "method.md",
     output:
         # vendor/ (the pinned MapLibre and pmtiles scripts) and method.html are written beside the page.
@@ -92,3 +100,28 @@ rule basemap:
         code_version=code_version("basemap"),
     script:
         "../scripts/basemap.py"
+
+
+if HAS_BOUNDARIES:
+
+    rule summary_tiles:
+        input:
+            states=PATHS.state_summaries,
+            counties=PATHS.county_summaries,
+        output:
+            PATHS.summary_pmtiles,
+        log:
+            PATHS.log("summary_tiles", "summary_tiles"),
+        benchmark:
+            PATHS.benchmark("summary_tiles", "summary_tiles")
+        conda:
+            ENV
+        threads: 1
+        resources:
+            # ~3,100 county and 49 state polygons at 1:500 k for CONUS; seconds on the demo.
+            mem_mb=by_attempt(2000),
+            runtime=20,
+        params:
+            code_version=code_version("summary_tiles"),
+        script:
+            "../scripts/summary_tiles.py"

@@ -16,7 +16,8 @@ cp "$mods/pmtiles/dist/pmtiles.js" "$dest/pmtiles.js"
 # The pmtiles npm package ships no licence file; ours is the upstream repository's LICENSE.
 cp web/licenses/pmtiles-LICENSE.txt "$dest/pmtiles.LICENSE.txt"
 node -e 'const l=require("./web/package-lock.json").packages;
-  const v={"maplibre-gl":l["node_modules/maplibre-gl"].version,pmtiles:l["node_modules/pmtiles"].version};
+  const deps=Object.keys(require("./web/package.json").dependencies);
+  const v=Object.fromEntries(deps.map((d) => [d, l["node_modules/" + d].version]));
   require("fs").writeFileSync(process.argv[1], JSON.stringify(v, null, 1) + "\n")' "$dest/versions.json"
 # Public-domain map data for the offline basemap, the gazetteer and the demo's boundaries
 # (windrisk.usatlas): Census cartographic boundaries (us-atlas), USGS state capitals and FAA

@@ -37,6 +37,7 @@ from windrisk.aoi import BBox, grid_lonlat_bounds
 from windrisk.glyphs import write_fonts
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
+from windrisk.vectortiles import layer, write_layers
 
 MAX_ZOOM = 10
 COUNTY_MIN_ZOOM = 4
@@ -176,29 +177,6 @@ def gazetteer(labels: Sequence[Label]) -> list[dict[str, Any]]:
 
 
 # ---- tiling ---------------------------------------------------------------------------------
-def layer(
-    name: str, geometries: Sequence[BaseGeometry], props: dict[str, list[Any]], min_zoom: int, max_zoom: int
-) -> dict[str, Any]:
-    """One layer as freestiler's engine takes it (what ``freestiler.freestile`` makes of a
-    GeoDataFrame): WKB, geometry type names and typed property columns."""
-    types = {1: "LINESTRING", 0: "POINT", 3: "POLYGON", 5: "MULTILINESTRING", 6: "MULTIPOLYGON"}
-    strings = {k: v for k, v in props.items() if all(isinstance(x, str) for x in v)}
-    ints = {k: v for k, v in props.items() if k not in strings}
-    return {
-        "name": name,
-        "wkb": [shapely.to_wkb(g) for g in geometries],
-        "geom_types": [types[int(t)] for t in shapely.get_type_id(list(geometries))],
-        "prop_names": [*strings, *ints],
-        "prop_types": ["string"] * len(strings) + ["integer"] * len(ints),
-        "string_columns": list(strings.values()),
-        "int_columns": [[int(x) for x in v] for v in ints.values()],
-        "float_columns": [],
-        "bool_columns": [],
-        "min_zoom": min_zoom,
-        "max_zoom": max_zoom,
-    }
-
-
 def zoom_bands(max_zoom: int = MAX_ZOOM) -> list[tuple[int, int]]:
     """Zoom ranges within which the set of label kinds shown does not change."""
     cuts = sorted({0, *(z for z in LABEL_MIN_ZOOM.values() if z <= max_zoom), max_zoom + 1})
@@ -235,28 +213,6 @@ def band_layers(features: Basemap, zmin: int, zmax: int) -> list[dict[str, Any]]
         }
         layers.append(layer("labels", list(points), props, zmin, zmax))
     return layers
-
-
-def tile_band(layers: list[dict[str, Any]], out: Path, zmin: int, zmax: int) -> None:
-    # freestile() takes GeoDataFrames only (geopandas is not a runtime dependency here); its
-    # engine takes the same layers as plain columns (freestiler 0.3).
-    from freestiler._freestiler import _freestile
-
-    _freestile(
-        layers=layers,
-        output_path=str(out),
-        tile_format="mvt",
-        min_zoom=zmin,
-        max_zoom=zmax,
-        base_zoom=-1,
-        do_simplify=True,
-        generate_ids=True,
-        quiet=True,
-        drop_rate=-1.0,
-        cluster_distance=-1.0,
-        cluster_maxzoom=-1,
-        do_coalesce=False,
-    )
 
 
 def vector_layers(max_zoom: int = MAX_ZOOM) -> list[dict[str, Any]]:
@@ -331,7 +287,7 @@ def build_basemap(
         archives = []
         for zmin, zmax in zoom_bands():
             archives.append(Path(work, f"z{zmin}-{zmax}.pmtiles"))
-            tile_band(band_layers(features, zmin, zmax), archives[-1], zmin, zmax)
+            write_layers(band_layers(features, zmin, zmax), archives[-1], zmin, zmax)
         with atomic_path(out_pmtiles) as tmp:
             merge_bands(archives, features.bounds, tmp)
     with atomic_path(out_gazetteer) as tmp:  # compact: the page downloads it whole

@@ -111,6 +111,11 @@ class RunPaths:
         return self._p("tiles", "buildings.pmtiles")
 
     @property
+    def summary_pmtiles(self) -> str:
+        """The county and state summaries as the map's choropleth (windrisk.tiles)."""
+        return self._p("tiles", "summaries.pmtiles")
+
+    @property
     def map_page(self) -> str:
         return self._p("tiles", "index.html")
 

@@ -43,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import shapely
 from pmtiles.tile import (
     Compression,
     TileType,
@@ -53,6 +54,7 @@ from pmtiles.tile import (
 )
 from pmtiles.writer import Writer
 
+from windrisk import vectortiles
 from windrisk.buildings import crs_projjson, float64_values
 from windrisk.io import atomic_path
 from windrisk.settings import TilesSettings
@@ -369,38 +371,28 @@ def summary_columns() -> list[str]:
     return ["GEOID", "name", "STUSPS", "n_buildings", *per_run]
 
 
-def read_summary(path: str | Path) -> Any:
-    """A summary GeoParquet reduced to ``summary_columns()`` in EPSG:4326."""
-    import geopandas as gpd
-
+def summary_layer(path: str | Path, name: str) -> dict[str, Any]:
+    """Layer ``name`` of the map from a summary GeoParquet (lon/lat, per windrisk.summaries):
+    ``summary_columns()`` and the polygons."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; build the regional summaries first")
-    frame = gpd.read_parquet(path)
-    missing = [c for c in summary_columns() if c not in frame.columns]
+        raise FileNotFoundError(f"{path} does not exist; build the regional summaries first (snakemake summaries)")
+    names = pq.read_schema(path).names
+    missing = [c for c in summary_columns() if c not in names]
     if missing:
         raise ValueError(f"{path} lacks the summary columns {missing}; rebuild it with the summary contract's columns")
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    frame = frame[[*summary_columns(), frame.geometry.name]]
-    # Scores as integers (null stays null) so the map's step expression reads them as numbers.
-    for run in CLIMATE_RUNS:
-        frame[f"median_score_{run}"] = frame[f"median_score_{run}"].astype("Int64")
-    return frame
+    table = pq.read_table(path, columns=[*summary_columns(), "geometry"])
+    columns = {c: table.column(c).to_pylist() for c in summary_columns()}
+    geometries = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    zmin, zmax = SUMMARY_ZOOMS[name]
+    return vectortiles.layer(name, geometries, columns, zmin, zmax)
 
 
 def build_summary_pmtiles(states_parquet: str | Path, counties_parquet: str | Path, target: str | Path) -> Path:
     """One PMTiles with polygon layers ``states`` (z0-5) and ``counties`` (z3-9) for the map."""
-    import freestiler
-
-    layers = {
-        name: freestiler.freestile_layer(
-            read_summary(src), min_zoom=SUMMARY_ZOOMS[name][0], max_zoom=SUMMARY_ZOOMS[name][1]
-        )
-        for name, src in (("states", states_parquet), ("counties", counties_parquet))
-    }
+    layers = [summary_layer(states_parquet, "states"), summary_layer(counties_parquet, "counties")]
     zmin = min(z[0] for z in SUMMARY_ZOOMS.values())
     zmax = max(z[1] for z in SUMMARY_ZOOMS.values())
     with atomic_path(target) as tmp:
-        freestiler.freestile(layers, tmp, min_zoom=zmin, max_zoom=zmax, quiet=True, generate_ids=True)
+        vectortiles.write_layers(layers, tmp, zmin, zmax)
     return Path(target)

@@ -1,0 +1,12 @@
+"""Snakemake wrapper: the county and state summaries as the map's choropleth PMTiles."""
+
+from typing import TYPE_CHECKING
+
+from windrisk.io import job_logging
+from windrisk.tiles import build_summary_pmtiles
+
+if TYPE_CHECKING:  # Snakemake defines `snakemake` in the script's preamble
+    from snakemake.iocontainers import snakemake  # noqa: TC004
+
+with job_logging(snakemake):
+    build_summary_pmtiles(snakemake.input.states, snakemake.input.counties, snakemake.output[0])
