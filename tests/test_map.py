@@ -232,13 +232,9 @@ def test_vendored_libraries_are_pinned_and_small() -> None:
 
 
 # ---- the demo's map in headless Chromium ----------------------------------------------------
-@pytest.fixture(scope="module")
-def demo_page(demo_run: Path) -> Iterator[tuple[Chromium, str]]:
-    """The demo's map page served by `windrisk serve`'s server and opened in Chromium."""
-    executable = chromium_executable()
-    if executable is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium, or `make system-deps`)")
-    server = make_server(demo_run / "results" / "tiles", 0, quiet=True)
+def served_page(executable: str, folder: Path) -> Iterator[tuple[Chromium, str]]:
+    """``folder``'s index.html served by `windrisk serve`'s server, open in Chromium once the map is ready."""
+    server = make_server(folder, 0, quiet=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     browser = Chromium(executable)
@@ -250,6 +246,15 @@ def demo_page(demo_run: Path) -> Iterator[tuple[Chromium, str]]:
         browser.close()
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def demo_page(demo_run: Path) -> Iterator[tuple[Chromium, str]]:
+    """The demo's map page served by `windrisk serve`'s server and opened in Chromium."""
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium, or `make system-deps`)")
+    yield from served_page(executable, demo_run / "results" / "tiles")
 
 
 def rendered_buildings(browser: Chromium) -> list[dict[str, Any]]:
@@ -511,18 +516,7 @@ def small_page(small_tiles: Path, small_summaries: Path) -> Iterator[tuple[Chrom
         summaries=small_summaries,
     )
     write_map_page(small_tiles, folder / "plain.html", settings.tiles, basemap=folder / "absent.pmtiles")
-    server = make_server(folder, 0, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    browser = Chromium(executable)
-    try:
-        browser.open(server_url(server))
-        browser.wait_for("window.mapReady === true")
-        yield browser, server_url(server)
-    finally:
-        browser.close()
-        server.shutdown()
-        server.server_close()
+    yield from served_page(executable, folder)
 
 
 def settle(browser: Chromium) -> None:
