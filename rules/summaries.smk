@@ -10,16 +10,14 @@ SUMMARIES = {
     "summaries_accounting": PATHS.summaries_accounting,
 }
 
-# The boundary files are inputs when local; remote ones are read where they are.
-LOCAL_BOUNDARIES = {k: v for k, v in vars(BOUNDARIES).items() if v and "://" not in v}
-
 
 if HAS_BOUNDARIES:
 
     rule summaries:
         input:
-            **LOCAL_BOUNDARIES,
             buildings=PATHS.conus_buildings,
+            # The boundary files by their content (windrisk.inputs), as every input.
+            checked=input_check("boundaries"),
         output:
             **SUMMARIES,
         log:

@@ -45,7 +45,8 @@ rule map_page:
         **PAGE_EXTRAS,
         pmtiles=PATHS.pmtiles,
         # Written beside the page as method.html.
-        method=Path(workflow.basedir) / "docs" / "method.md",
+        # local(): a file of the workflow, not of the default storage (profiles/coiled's S3).
+        method=local(str(Path(workflow.basedir) / "docs" / "method.md")),
     output:
         # vendor/ (the pinned MapLibre and pmtiles scripts) and method.html are written beside the page.
         PATHS.map_page,
@@ -72,13 +73,10 @@ rule map_page:
 
 
 from windrisk.basemap import run_bounds
-from windrisk.usatlas import data_paths
+from windrisk.usatlas import data_digest
 
 
 rule basemap:
-    input:
-        # The bundled public-domain boundaries and places (windrisk.usatlas).
-        data_paths(),
     output:
         pmtiles=PATHS.basemap_pmtiles,
         gazetteer=PATHS.gazetteer,
@@ -98,6 +96,9 @@ rule basemap:
         # The grid's lon/lat bounds plus a margin: the area the basemap covers.
         bounds=list(run_bounds(GRID)),
         code_version=code_version("basemap"),
+        # The bundled public-domain boundaries and places (windrisk.usatlas): by content, so a new
+        # install location re-runs nothing.
+        data=data_digest(),
     script:
         "../scripts/basemap.py"
 

@@ -2,8 +2,8 @@
 
 from typing import TYPE_CHECKING
 
+from windrisk.choropleth import build_summary_pmtiles
 from windrisk.io import job_logging
-from windrisk.tiles import build_summary_pmtiles
 
 if TYPE_CHECKING:  # Snakemake defines `snakemake` in the script's preamble
     from snakemake.iocontainers import snakemake  # noqa: TC004

@@ -53,6 +53,10 @@ def external_inputs(**changes: str) -> dict:
         "rps": "ext/scott2024/RPS.tif",
         "wind": {"hourly": "ext/conus404/hourly_surface.zarr", "wind_speed_unit": "m/s"},
         "buildings": "ext/overture/buildings.parquet",
+        "boundaries": {
+            "states": "ext/census/cb_2023_us_state_500k.zip",
+            "counties": "ext/census/cb_2023_us_county_500k.zip",
+        },
     }
     for key, location in changes.items():
         *parents, leaf = key.split(".")

@@ -412,7 +412,7 @@ def summary_frame(level: str) -> Any:
 @pytest.fixture(scope="module")
 def small_summaries(small_tiles: Path) -> Path:
     """summaries.pmtiles beside the small tiles, built by windrisk.tiles from the fixture's parquets."""
-    from windrisk.tiles import build_summary_pmtiles
+    from windrisk.choropleth import build_summary_pmtiles
 
     folder = small_tiles.parent
     for level in ("states", "counties"):
@@ -423,7 +423,7 @@ def small_summaries(small_tiles: Path) -> Path:
 def test_summary_pmtiles_has_both_layers_with_their_zooms(small_summaries: Path) -> None:
     from pmtiles.reader import MmapSource, Reader
 
-    from windrisk.tiles import summary_columns
+    from windrisk.choropleth import summary_columns
 
     with small_summaries.open("rb") as f:
         reader = Reader(MmapSource(f))
@@ -438,7 +438,7 @@ def test_summary_pmtiles_has_both_layers_with_their_zooms(small_summaries: Path)
 
 
 def test_summary_missing_column_is_a_clear_error(tmp_path: Path) -> None:
-    from windrisk.tiles import build_summary_pmtiles
+    from windrisk.choropleth import build_summary_pmtiles
 
     summary_frame("states").drop(columns=["p90_rps_2047"]).to_parquet(tmp_path / "states.parquet")
     summary_frame("counties").to_parquet(tmp_path / "counties.parquet")

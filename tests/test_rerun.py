@@ -30,6 +30,8 @@ PATHS = RunPaths("results")
 # Steps that read every region (or what reads every region): re-run when any region changes.
 COMBINE = {
     "aggregate_conus": 1,
+    "summaries": 1,
+    "summary_tiles": 1,
     "pmtiles": 1,
     "map_page": 1,
     "report_scores": 1,

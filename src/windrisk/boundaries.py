@@ -123,6 +123,22 @@ def read_boundaries(location: str, kind: str) -> Boundaries:
     )
 
 
+def boundary_problems(
+    location: str, kind: str, grid_lonlat: tuple[float, float, float, float]
+) -> tuple[list[str], dict]:
+    """The check of rule ``check_inputs`` (group ``boundaries``): readable, the Census schema, and
+    at least one area over the grid; a summary of the file for the check report."""
+    try:
+        areas = read_boundaries(location, kind)
+    except BoundaryError as exc:
+        return [str(exc)], {}
+    if not shapely.intersects(areas.geometry, shapely.box(*grid_lonlat)).any():
+        return [
+            f"inputs.boundaries.{kind} ({location}): no area meets the grid ({grid_lonlat}, lon/lat). Fix: {_fix(kind)}"
+        ], {}
+    return [], {"areas": len(areas)}
+
+
 def load_boundaries(settings: Settings, kind: str) -> Boundaries:
     """The configured boundaries of ``kind`` ('states' or 'counties'), checked, in EPSG:4326."""
     return read_boundaries(configured_location(settings, kind), kind)

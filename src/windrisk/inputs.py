@@ -51,7 +51,7 @@ from windrisk.settings import Settings
 
 log = logging.getLogger(__name__)
 
-GROUPS: Final = ("rasters", "hourly", "buildings")
+GROUPS: Final = ("rasters", "hourly", "buildings", "boundaries")
 DIGEST_CHARS: Final = 16
 UNRESOLVED: Final = "unresolved"
 ZARR_METADATA: Final = ("zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata")
@@ -72,7 +72,7 @@ class InputSpec:
 
     key: str
     group: str
-    kind: str  # "raster", "hourly" or "buildings"
+    kind: str  # "raster", "hourly", "buildings" or "boundaries"
     what: str
     valid_range: tuple[float, float] | None = None
     bands: int = 1
@@ -99,6 +99,10 @@ SPECS: Final = (
     ),
     InputSpec("wind.hourly", "hourly", "hourly", "hourly T2, TD2, U10, V10 (CONUS404 style Zarr)"),
     InputSpec("buildings", "buildings", "buildings", "Overture-style buildings GeoParquet 1.1"),
+    InputSpec("boundaries.states", "boundaries", "boundaries", "US Census cartographic boundary file of the states"),
+    InputSpec(
+        "boundaries.counties", "boundaries", "boundaries", "US Census cartographic boundary file of the counties"
+    ),
 )
 SPEC_BY_KEY: Final = {spec.key: spec for spec in SPECS}
 
@@ -635,6 +639,11 @@ def _problems_of(
         return raster_problems(spec, location, grid, scan=not is_remote(location))
     if spec.kind == "hourly":
         return hourly_problems(spec, location, grid)
+    if spec.kind == "boundaries":
+        from windrisk.aoi import grid_lonlat_bounds
+        from windrisk.boundaries import boundary_problems
+
+        return boundary_problems(location, spec.key.split(".")[1], grid_lonlat_bounds(grid))
     from windrisk.buildings import census_problems
 
     return census_problems(location, grid, data_regions, settings.buildings.max_dropped_fraction)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from windrisk.settings import S3Settings
 
 
@@ -109,3 +112,12 @@ def s3_client(settings: S3Settings | None = None, timeout_s: float = 60) -> Any:
     endpoint = (settings and settings.endpoint_url) or os.environ.get("AWS_ENDPOINT_URL") or None
     region = settings.region if settings else None
     return boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+
+
+def files_digest(root: Traversable, names: Iterable[str]) -> str:
+    """SHA-256 over the names and bytes of files under ``root`` (package data): for a rule's
+    params, so new contents re-run it but a new install location does not."""
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        digest.update(name.encode() + b"\0" + root.joinpath(name).read_bytes())
+    return digest.hexdigest()

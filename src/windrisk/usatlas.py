@@ -25,6 +25,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from windrisk.io import files_digest
+
 # State FIPS code → (USPS code, name) for the states, DC and Puerto Rico.
 STATES: dict[str, tuple[str, str]] = {
     "01": ("AL", "Alabama"), "02": ("AK", "Alaska"), "04": ("AZ", "Arizona"), "05": ("AR", "Arkansas"),
@@ -83,9 +85,9 @@ def county_name(geoid: str, short_name: str) -> str:
     return f"{short_name} County"
 
 
-def data_paths() -> list[str]:
-    """The bundled files' paths, for Snakemake: a refreshed file re-runs the basemap."""
-    return [str(files("windrisk").joinpath("data", name)) for name in (TOPOLOGY_FILE, CAPITALS_FILE, AIRPORTS_FILE)]
+def data_digest() -> str:
+    """SHA-256 of the bundled files, for the basemap rule's params: refreshed data re-runs it."""
+    return files_digest(files("windrisk").joinpath("data"), (TOPOLOGY_FILE, CAPITALS_FILE, AIRPORTS_FILE))
 
 
 @cache

@@ -10,7 +10,6 @@ PMTiles are read with HTTP range requests, so open the page through ``windrisk s
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
@@ -24,7 +23,7 @@ from pmtiles.reader import MmapSource, Reader
 
 from windrisk.buildings import SCORE_EDGES_PCT
 from windrisk.grid import RegionGrid
-from windrisk.io import atomic_path
+from windrisk.io import atomic_path, files_digest
 from windrisk.settings import TilesSettings
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
@@ -412,8 +411,5 @@ def write_map_page(
 def assets_digest() -> str:
     """SHA-256 over the page template, script and vendored files (changes rebuild the page)."""
     web = files("windrisk").joinpath("web")
-    digest = hashlib.sha256()
-    names = ["index.html", *PAGE_ASSETS] + [f"vendor/{p.name}" for p in web.joinpath("vendor").iterdir()]
-    for name in sorted(names):
-        digest.update(name.encode() + b"\0" + web.joinpath(name).read_bytes())
-    return digest.hexdigest()
+    vendored = [f"vendor/{p.name}" for p in web.joinpath("vendor").iterdir() if p.is_file()]
+    return files_digest(web, ["index.html", *PAGE_ASSETS, *vendored])
