@@ -92,7 +92,8 @@ def test_plan_agrees_with_the_dry_run(offline_conus: tuple[Path, Path], capsys: 
     steps = {s["step"]: s for s in json.loads(capsys.readouterr().out)}
     assert steps["wind_region"] == {"step": "wind_region", "done": 0, "to_run": 405, "total": 405}
     assert steps["buildings_region"]["to_run"] == 405
-    assert steps["aggregate"]["to_run"] == 1 and steps["tiles"]["to_run"] == 2
+    assert steps["aggregate"]["to_run"] == 1 and steps["tiles"]["to_run"] == 3  # pmtiles, basemap, map_page
+    assert steps["summaries"]["to_run"] == 2  # the summaries and their tiles (conus.yaml sets boundaries)
 
 
 def test_conus_dry_run_as_users_type_it_counts_405_jobs_per_region_rule(tmp_path: Path) -> None:

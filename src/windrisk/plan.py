@@ -21,10 +21,11 @@ STEPS: dict[str, tuple[str, ...]] = {
     "wind_region": ("wind_region",),
     "buildings_region": ("buildings_region",),
     "aggregate": ("aggregate_conus",),
-    "tiles": ("pmtiles", "map_page"),
+    "summaries": ("summaries", "summary_tiles"),
+    "tiles": ("pmtiles", "basemap", "map_page"),
 }
 # Rules with several outputs per job: the suffix of the one that stands for the job.
-MAIN_OUTPUT: dict[str, str] = {"aggregate_conus": ".parquet"}
+MAIN_OUTPUT: dict[str, str] = {"aggregate_conus": ".parquet", "summaries": "counties.parquet", "basemap": ".pmtiles"}
 PENDING = "update pending"
 
 
