@@ -25,7 +25,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from windrisk.boundaries import Boundaries, BoundaryError, load_boundaries
+from windrisk.boundaries import Boundaries, BoundaryError, load_boundaries, reproject
 from windrisk.config import ConfigError
 from windrisk.grid import RegionGrid, region_id
 from windrisk.settings import Settings, data_region_ids, load_settings
@@ -95,8 +95,7 @@ def regions_in_area(
     settings: Settings, grid: RegionGrid, area: BaseGeometry, base_dir: Path | None = None
 ) -> list[str]:
     """The data regions whose rectangle (in the grid's CRS) intersects the lon/lat polygon ``area``."""
-    to_grid = _transformer(LONLAT, grid.crs)
-    projected = shapely.transform(area, lambda xy: np.column_stack(to_grid.transform(xy[:, 0], xy[:, 1])))
+    projected = reproject(area, LONLAT, grid.crs)
     shapely.prepare(projected)
     candidates = chunks_touched(grid, area.bounds)
     return [

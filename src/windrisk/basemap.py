@@ -16,9 +16,9 @@ there, and the bands' archives (disjoint zooms) are merged tile by tile.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-import math
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +27,7 @@ from typing import Any
 
 import shapely
 from pmtiles.reader import MmapSource, Reader, all_tiles
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.tile import Compression, zxy_to_tileid
 from pmtiles.writer import Writer
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
@@ -37,7 +37,7 @@ from windrisk.aoi import BBox, grid_lonlat_bounds
 from windrisk.glyphs import write_fonts
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
-from windrisk.vectortiles import layer, write_layers
+from windrisk.vectortiles import header_fields, layer, write_layers
 
 MAX_ZOOM = 10
 COUNTY_MIN_ZOOM = 4
@@ -124,7 +124,7 @@ def clipped(areas: Sequence[usatlas.Area], bounds: BBox) -> tuple[usatlas.Area, 
             continue
         geometry = clip_polygons(area.geometry, bounds)
         if geometry.area > 0:
-            out.append(usatlas.Area(area.geoid, area.name, area.stusps, geometry))
+            out.append(dataclasses.replace(area, geometry=geometry))
     return tuple(out)
 
 
@@ -226,23 +226,6 @@ def vector_layers(max_zoom: int = MAX_ZOOM) -> list[dict[str, Any]]:
     return [{"id": k, "fields": f, "minzoom": z, "maxzoom": max_zoom} for k, (f, z) in layers.items()]
 
 
-def header_fields(bounds: BBox, max_zoom: int = MAX_ZOOM) -> dict[str, Any]:
-    west, south, east, north = bounds
-    return {
-        "tile_type": TileType.MVT,
-        "tile_compression": Compression.GZIP,
-        "min_zoom": 0,
-        "max_zoom": max_zoom,
-        "min_lon_e7": math.floor(west * 1e7),
-        "min_lat_e7": math.floor(south * 1e7),
-        "max_lon_e7": math.ceil(east * 1e7),
-        "max_lat_e7": math.ceil(north * 1e7),
-        "center_zoom": min(max_zoom, 6),
-        "center_lon_e7": round((west + east) / 2 * 1e7),
-        "center_lat_e7": round((south + north) / 2 * 1e7),
-    }
-
-
 def merge_bands(archives: Sequence[Path], bounds: BBox, target: Path) -> None:
     """Copy every tile of the band archives (disjoint zooms, gzipped MVT) into one archive; the
     whole basemap is a few MB, so the tiles are gathered in memory and written in id order."""
@@ -266,7 +249,7 @@ def merge_bands(archives: Sequence[Path], bounds: BBox, target: Path) -> None:
         writer = Writer(out)
         for tile_id in sorted(tiles):
             writer.write_tile(tile_id, tiles[tile_id])
-        writer.finalize(header_fields(bounds), metadata)
+        writer.finalize(header_fields(bounds, 0, MAX_ZOOM), metadata)
 
 
 def build_basemap(

@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pyogrio
@@ -89,6 +89,12 @@ def configured_location(settings: Settings, kind: str) -> str:
     return str(location)
 
 
+def reproject(geometry: Any, src_crs: Any, dst_crs: Any) -> Any:
+    """A shapely geometry, or an array of them, from ``src_crs`` to ``dst_crs`` (x = lon/easting)."""
+    transformer = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+    return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+
+
 def read_boundaries(location: str, kind: str) -> Boundaries:
     """Read and check one Census boundary file (zipped shapefile) → Boundaries in EPSG:4326."""
     key = f"inputs.boundaries.{kind} ({location})"
@@ -114,8 +120,7 @@ def read_boundaries(location: str, kind: str) -> Boundaries:
         )
     geometry = shapely.from_wkb(np.asarray(table.column(meta["geometry_name"] or "wkb_geometry").to_pylist()))
     if not crs.equals(CRS.from_user_input(LONLAT)):
-        to_lonlat = Transformer.from_crs(crs, LONLAT, always_xy=True)
-        geometry = shapely.transform(geometry, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
+        geometry = reproject(geometry, crs, LONLAT)
     attributes = {c: [str(v) for v in table.column(c).to_pylist()] for c in TEXT_COLUMNS if c in COLUMNS[kind]}
     order = np.argsort(np.asarray(attributes["GEOID"]), kind="stable")
     return Boundaries(

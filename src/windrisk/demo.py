@@ -67,7 +67,7 @@ from pyproj import CRS, Transformer
 from scipy import ndimage
 
 from windrisk import usatlas
-from windrisk.boundaries import CENSUS_CRS, write_shapefile_zip
+from windrisk.boundaries import CENSUS_CRS, reproject, write_shapefile_zip
 from windrisk.buildings import HILBERT_LEVEL, _hilbert_encode
 from windrisk.grid import RegionGrid
 from windrisk.io import atomic_path
@@ -623,16 +623,8 @@ LSAD_OF_SUFFIX = {"County": "06", "Parish": "15", "city": "25"}
 
 def _land_m2(areas: list[usatlas.Area]) -> list[int]:
     """Area of each shape in EPSG:5070 (equal-area), m², rounded: the demo's ALAND."""
-    to_albers = Transformer.from_crs("EPSG:4326", ALBERS, always_xy=True)
-    shapes = [shapely.transform(a.geometry, lambda xy: np.column_stack(to_albers.transform(*xy.T))) for a in areas]
+    shapes = reproject(np.array([a.geometry for a in areas]), "EPSG:4326", ALBERS)
     return [round(float(v)) for v in shapely.area(shapes)]
-
-
-def _to_nad83(areas: list[usatlas.Area]) -> np.ndarray:
-    to_nad83 = Transformer.from_crs("EPSG:4326", CENSUS_CRS, always_xy=True)
-    return np.array(
-        [shapely.transform(a.geometry, lambda xy: np.column_stack(to_nad83.transform(*xy.T))) for a in areas]
-    )
 
 
 def census_columns(kind: str, areas: list[usatlas.Area]) -> dict[str, list[str] | list[int]]:
@@ -650,14 +642,13 @@ def census_columns(kind: str, areas: list[usatlas.Area]) -> dict[str, list[str] 
             "ALAND": aland,
             "AWATER": zeros,
         }
-    short = {g["id"]: g["properties"]["name"] for g in usatlas.topology()["objects"]["counties"]["geometries"]}
     return {
         "STATEFP": [a.geoid[:2] for a in areas],
         "COUNTYFP": [a.geoid[2:] for a in areas],
         "COUNTYNS": ["00000000"] * len(areas),
         "AFFGEOID": [f"0500000US{a.geoid}" for a in areas],
         "GEOID": [a.geoid for a in areas],
-        "NAME": [short[a.geoid] for a in areas],
+        "NAME": [a.short_name for a in areas],
         "NAMELSAD": [a.name for a in areas],
         "STUSPS": [a.stusps for a in areas],
         "STATE_NAME": [usatlas.STATES[a.geoid[:2]][1] for a in areas],
@@ -673,7 +664,8 @@ def write_boundaries(grid: RegionGrid, paths: Mapping[str, str]) -> None:
     for kind, areas in (("states", usatlas.states()), ("counties", usatlas.counties())):
         chosen = sorted((a for a in areas if a.geometry.intersects(frame)), key=lambda a: a.geoid)
         stem = Path(DEMO_LAYOUT[kind]).stem
-        write_shapefile_zip(paths[kind], stem, census_columns(kind, chosen), _to_nad83(chosen), CENSUS_CRS)
+        nad83 = reproject(np.array([a.geometry for a in chosen]), "EPSG:4326", CENSUS_CRS)
+        write_shapefile_zip(paths[kind], stem, census_columns(kind, chosen), nad83, CENSUS_CRS)
 
 
 # ---- entry point ----------------------------------------------------------------------------

@@ -45,7 +45,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pmtiles.tile import (
     Compression,
-    TileType,
     deserialize_directory,
     deserialize_header,
     tileid_to_zxy,
@@ -53,6 +52,7 @@ from pmtiles.tile import (
 )
 from pmtiles.writer import Writer
 
+from windrisk import vectortiles
 from windrisk.buildings import crs_projjson, float64_values
 from windrisk.io import atomic_path
 from windrisk.settings import TilesSettings
@@ -277,18 +277,7 @@ def tagged(buf: mmap.mmap, index: int, plan: TilePlan, part: int) -> Iterator[tu
 
 def header_for(plan: TilePlan) -> dict[str, Any]:
     """PMTiles header fields the writer does not fill: type, compression, bounds, centre."""
-    w, s, e, n = plan.bounds
-    return {
-        "tile_type": TileType.MVT,
-        "tile_compression": Compression.GZIP,
-        "min_lon_e7": math.floor(w * 1e7),
-        "min_lat_e7": math.floor(s * 1e7),
-        "max_lon_e7": math.ceil(e * 1e7),
-        "max_lat_e7": math.ceil(n * 1e7),
-        "center_zoom": max(plan.min_zoom, min(plan.max_zoom, 6)),
-        "center_lon_e7": round((w + e) / 2 * 1e7),
-        "center_lat_e7": round((s + n) / 2 * 1e7),
-    }
+    return vectortiles.header_fields(plan.bounds, plan.min_zoom, plan.max_zoom)
 
 
 def metadata_for(plan: TilePlan, layer: str, source: mmap.mmap) -> dict[str, Any]:

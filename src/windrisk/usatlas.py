@@ -54,12 +54,14 @@ INDEPENDENT_CITIES: frozenset[str] = frozenset({"24510", "29510", "32510"})
 
 @dataclass(frozen=True)
 class Area:
-    """A state or county: FIPS ``geoid`` (2 or 5 digits), Census-style name, polygons in lon/lat."""
+    """A state or county: FIPS ``geoid`` (2 or 5 digits), Census-style name ('Sonoma County'),
+    the bare name of the source data ('Sonoma'; a state's is its name), polygons in lon/lat."""
 
     geoid: str
     name: str
     stusps: str
     geometry: BaseGeometry
+    short_name: str
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def _nonempty(areas: Iterator[Area]) -> tuple[Area, ...]:
 def states() -> tuple[Area, ...]:
     """The states, DC and Puerto Rico (territories without a USPS code here are left out)."""
     return _nonempty(
-        Area(g["id"], STATES[g["id"]][1], STATES[g["id"]][0], _geometry(g))
+        Area(g["id"], STATES[g["id"]][1], STATES[g["id"]][0], _geometry(g), STATES[g["id"]][1])
         for g in _objects("states")
         if g["id"] in STATES
     )
@@ -147,7 +149,13 @@ def states() -> tuple[Area, ...]:
 def counties() -> tuple[Area, ...]:
     """Every county equivalent but those too small for 1:10 M (Falls Church city, VA)."""
     return _nonempty(
-        Area(g["id"], county_name(g["id"], g["properties"]["name"]), STATES[g["id"][:2]][0], _geometry(g))
+        Area(
+            g["id"],
+            county_name(g["id"], g["properties"]["name"]),
+            STATES[g["id"][:2]][0],
+            _geometry(g),
+            g["properties"]["name"],
+        )
         for g in _objects("counties")
         if g["id"][:2] in STATES
     )

@@ -1,4 +1,5 @@
-"""Small vector-tile archives (the basemap, the regional summaries) from shapely geometries.
+"""Vector-tile archives from shapely geometries (the basemap, the regional summaries), and the
+PMTiles header every windrisk archive shares.
 
 freestiler's public ``freestile()`` takes GeoDataFrames only, and geopandas is not a runtime
 dependency; its engine takes the same layers as plain typed columns (freestiler 0.3), which is
@@ -8,11 +9,13 @@ column of one type, ``None`` for a missing value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import shapely
+from pmtiles.tile import Compression, TileType
 from shapely.geometry.base import BaseGeometry
 
 GEOMETRY_TYPES = {0: "POINT", 1: "LINESTRING", 3: "POLYGON", 4: "MULTIPOINT", 5: "MULTILINESTRING", 6: "MULTIPOLYGON"}
@@ -78,3 +81,20 @@ def write_layers(layers: Sequence[dict[str, Any]], out: str | Path, min_zoom: in
         cluster_maxzoom=-1,
         do_coalesce=False,
     )
+
+
+def header_fields(bounds: tuple[float, float, float, float], min_zoom: int, max_zoom: int) -> dict[str, Any]:
+    """PMTiles header fields the writer does not fill for gzipped MVT: type, compression, lon/lat
+    bounds (w, s, e, n) and centre."""
+    west, south, east, north = bounds
+    return {
+        "tile_type": TileType.MVT,
+        "tile_compression": Compression.GZIP,
+        "min_lon_e7": math.floor(west * 1e7),
+        "min_lat_e7": math.floor(south * 1e7),
+        "max_lon_e7": math.ceil(east * 1e7),
+        "max_lat_e7": math.ceil(north * 1e7),
+        "center_zoom": max(min_zoom, min(max_zoom, 6)),
+        "center_lon_e7": round((west + east) / 2 * 1e7),
+        "center_lat_e7": round((south + north) / 2 * 1e7),
+    }

@@ -27,7 +27,7 @@ from windrisk.io import atomic_path, files_digest
 from windrisk.settings import TilesSettings
 from windrisk.variables import CLIMATE_RUNS, VARIABLES
 
-# Attributes the tiles carry (docs/architecture.md); the popup shows them in this order.
+# Attributes the tiles carry (docs/architecture.md); the popup takes the units of these.
 POPUP_FIELDS: tuple[str, ...] = (
     "id",
     "rps_2011",
@@ -150,7 +150,6 @@ def page_config(
         "layer": layer,
         "bounds": summary["bounds"],
         "climate_runs": list(CLIMATE_RUNS),
-        "popup_fields": list(POPUP_FIELDS),
         "popup_labels": POPUP_LABELS,
         "units": units,
         "score_legend": score_legend(),
