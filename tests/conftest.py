@@ -15,8 +15,10 @@ import pytest
 import rasterio
 import yaml
 from affine import Affine
+from pyproj import Transformer
 
 from windrisk.config import load_config
+from windrisk.grid import RegionGrid, Window
 from windrisk.settings import Settings
 
 # The moto S3 server fixtures (s3_endpoint, s3_client) for every test module.
@@ -148,3 +150,19 @@ def write_tif(path: Path, data: np.ndarray, crs: str | None, transform: Affine, 
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return path
+
+
+def native_under(grid: RegionGrid, window: Window, crs: str, res: float) -> tuple[np.ndarray, Affine, tuple[int, int]]:
+    """Coded values (distinct per native pixel) covering ``window`` in ``crs`` at ``res`` metres, as a
+    read window starting at native (7, 11) of a larger raster (indices are full-raster)."""
+    bounds = Transformer.from_crs(grid.crs, crs, always_xy=True).transform_bounds(
+        *grid.window_bounds(window), densify_pts=64
+    )
+    x0, y0 = np.floor(bounds[0] / res) * res - 20 * res, np.ceil(bounds[3] / res) * res + 20 * res
+    offset = (7, 11)
+    transform = Affine(res, 0, x0 - offset[1] * res, 0, -res, y0 + offset[0] * res)
+    shape = (int((y0 - bounds[1]) / res) + 40, int((bounds[2] - x0) / res) + 40)
+    # Distinct bit patterns (tiny positive floats): float32 integers are exact only up to 2**24,
+    # fewer than a full region's native pixels, so a wrong pick could hide among equal values.
+    codes = np.arange(shape[0] * shape[1], dtype=np.uint32).view(np.float32)
+    return codes.reshape(1, *shape), transform, offset

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from affine import Affine
-from conftest import write_tif
+from conftest import native_under, write_tif
 from pyproj import Transformer
 
 from windrisk import rasters
@@ -184,19 +184,6 @@ def test_s3_reads_like_local(geo_tif: Path, s3_client: Any) -> None:
 CONUS = RegionGrid("EPSG:4326", Affine(0.000308, 0, -125.0, 0, 0.000308, 21.15), (97579, 208881), (6000, 4500))
 # A north-up grid at 70-71 N read from polar stereographic (EPSG:3413) rasters.
 ARCTIC = RegionGrid("EPSG:4326", Affine(0.0008, 0, -150.0, 0, -0.0003, 71.0), (3334, 1250), (600, 500))
-
-
-def native_under(grid: RegionGrid, window: Window, crs: str, res: float) -> tuple[np.ndarray, Affine, tuple[int, int]]:
-    """Coded values (one per native pixel) covering ``window`` in ``crs`` at ``res`` metres, as a
-    read window starting at native (7, 11) of a larger raster (indices are full-raster)."""
-    bounds = Transformer.from_crs(grid.crs, crs, always_xy=True).transform_bounds(
-        *grid.window_bounds(window), densify_pts=64
-    )
-    x0, y0 = np.floor(bounds[0] / res) * res - 20 * res, np.ceil(bounds[3] / res) * res + 20 * res
-    offset = (7, 11)
-    transform = Affine(res, 0, x0 - offset[1] * res, 0, -res, y0 + offset[0] * res)
-    shape = (int((y0 - bounds[1]) / res) + 40, int((bounds[2] - x0) / res) + 40)
-    return np.arange(shape[0] * shape[1], dtype=np.float32).reshape(1, *shape), transform, offset
 
 
 def corner_windows(grid: RegionGrid, size: int) -> list[Window]:
